@@ -1,0 +1,156 @@
+"""Typed, nested settings read from the environment (prefix ``JIANXUE_``).
+
+Nested fields use a double underscore: ``JIANXUE_EMBEDDER__NAME``,
+``JIANXUE_LLM__BASE_URL``. Nothing is read at import time; call
+:func:`load_settings` where the process starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+from assistant.errors import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbedderSettings(Section):
+    name: str = Field(
+        "use-m3",
+        description="Embedding backend: 'use-m3' (offline default, 512-d) or "
+        "'sentence-transformers:<model name or local folder>'.",
+    )
+    batch_size: int = Field(64, ge=1, le=4096, description="Texts embedded per call.")
+    threads: int = Field(2, ge=1, le=64, description="CPU threads for the use-m3 backend.")
+    device: str | None = Field(
+        None, description="Torch device for sentence-transformers ('cpu', 'cuda'); None picks one."
+    )
+
+
+class ChromaSettings(Section):
+    url: str | None = Field(
+        None,
+        description="URL of a Chroma server (chroma run); empty uses the embedded "
+        "PersistentClient under the data directory.",
+    )
+    collection: str = Field("jianxue_chunks", description="Collection that holds the chunks.")
+
+
+class DatabaseSettings(Section):
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL for the ledger and learner data; empty uses SQLite "
+        "in the data directory (jianxue.sqlite3).",
+    )
+
+
+class IngestSettings(Section):
+    max_file_mb: float = Field(50, gt=0, description="Files larger than this are skipped.")
+    max_pdf_pages: int = Field(2000, ge=1, description="PDFs with more pages are skipped.")
+    max_unzipped_mb: float = Field(
+        200, gt=0, description="DOCX whose entries would inflate beyond this are skipped."
+    )
+    max_zip_ratio: float = Field(
+        100, gt=1, description="DOCX entries compressed more than this are a decompression bomb."
+    )
+    chunk_chars: int = Field(
+        400,
+        ge=80,
+        description="Target chunk size in characters; longer articles are cut per "
+        "paragraph (款), longer sections at sentence ends.",
+    )
+    hard_max_chars: int = Field(
+        2000,
+        ge=200,
+        description="A single sentence longer than this (no punctuation at all) is cut anyway.",
+    )
+
+
+class LLMSettings(Section):
+    provider: Literal["none", "openai", "ollama", "llamacpp"] = Field(
+        "none", description="'none' answers extractively; otherwise the chat model backend."
+    )
+    base_url: str | None = Field(None, description="OpenAI-compatible or Ollama server URL.")
+    model: str | None = Field(None, description="Model name on the server, or a GGUF path.")
+    api_key: SecretStr | None = Field(None, description="API key for the server, if it wants one.")
+    timeout_s: float = Field(60, gt=0, description="Seconds before a model call is abandoned.")
+
+
+class SearchSettings(Section):
+    k: int = Field(8, ge=1, le=100, description="Hits returned when the caller does not say.")
+
+
+class Settings(BaseSettings):
+    """Everything jianxue reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="JIANXUE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        Path(".jianxue"),
+        description="Where the embedded default keeps the Chroma index, the ledger and "
+        "learner data.",
+    )
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.data_dir / 'jianxue.sqlite3').resolve()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; keyword overrides win."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"JIANXUE_{'__'.join(str(p).upper() for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None
+
+
+def masked_settings(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, with secrets replaced by '***'."""
+    data = settings.model_dump(mode="json")
+    data["database"]["url"] = _mask_url(settings.database_url)
+    if settings.llm.api_key is not None:
+        data["llm"]["api_key"] = "***"
+    for section, key in (("chroma", "url"), ("llm", "base_url")):
+        if data[section][key]:
+            data[section][key] = _mask_url(data[section][key])
+    return data
+
+
+def _mask_url(url: str) -> str:
+    try:
+        parsed = make_url(url)
+    except Exception:  # not an SQLAlchemy URL (plain http): mask user:pass@ by hand
+        head, sep, tail = url.partition("://")
+        if sep and "@" in tail:
+            return f"{head}://***@{tail.split('@', 1)[1]}"
+        return url
+    if parsed.password is None:
+        return url
+    return parsed.render_as_string(hide_password=True)

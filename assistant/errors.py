@@ -1,0 +1,57 @@
+"""One error tree. Adapters translate these once, at their edge."""
+
+from __future__ import annotations
+
+
+class JianxueError(Exception):
+    """Base of every error jianxue raises on purpose. ``str(e)`` is meant for users."""
+
+    code = "error"
+
+
+class ConfigError(JianxueError):
+    code = "config_error"
+
+
+class CorpusError(JianxueError):
+    """The corpus or index is missing, inconsistent or built for another embedder."""
+
+    code = "corpus_error"
+
+
+class IngestError(JianxueError):
+    """A whole ingest could not run (as opposed to one file being skipped)."""
+
+    code = "ingest_error"
+
+
+class UnreadableFile(IngestError):
+    """One file cannot be read; the run skips it with this message as the reason."""
+
+    code = "unreadable_file"
+
+
+class WriterBusy(JianxueError):
+    """Another process holds the data directory's writer lock."""
+
+    code = "writer_busy"
+
+
+class EmbedderUnavailable(JianxueError):
+    code = "embedder_unavailable"
+
+
+class StoreUnavailable(JianxueError):
+    code = "store_unavailable"
+
+
+class AccessDenied(JianxueError):
+    code = "access_denied"
+
+
+class NotFound(JianxueError):
+    code = "not_found"
+
+
+class LLMUnavailable(JianxueError):
+    code = "llm_unavailable"

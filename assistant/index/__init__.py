@@ -1,0 +1,1 @@
+"""Embedders, the vector store, the ingest ledger and the writer lock."""

@@ -1,0 +1,144 @@
+"""Chroma backend of the vector store: PersistentClient under the data directory, or
+HttpClient for a Chroma server. The only module that imports chromadb."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from assistant.errors import CorpusError, StoreUnavailable
+from assistant.index.store import SearchFilter
+from assistant.models import Chunk
+
+_WRITE_BATCH = 1000
+
+
+class ChromaStore:
+    def __init__(self, collection, *, embedder_name: str, dim: int) -> None:
+        self._collection = collection
+        meta = collection.metadata or {}
+        built_with = meta.get("embedder")
+        if built_with and (built_with != embedder_name or int(meta.get("dim", dim)) != dim):
+            raise CorpusError(
+                f"the index was built with the embedder {built_with!r} ({meta.get('dim')}-d) but "
+                f"{embedder_name!r} ({dim}-d) is configured. Set JIANXUE_EMBEDDER__NAME={built_with} "
+                "or use a fresh JIANXUE_DATA_DIR (and Chroma collection) for the new embedder."
+            )
+
+    @classmethod
+    def open(cls, *, path: Path | None, url: str | None, collection: str, embedder_name: str, dim: int) -> "ChromaStore":
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        try:
+            if url:
+                parsed = urlparse(url)
+                client = chromadb.HttpClient(
+                    host=parsed.hostname or "127.0.0.1",
+                    port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https",
+                    settings=chroma_settings,
+                )
+            else:
+                assert path is not None
+                path.mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            handle = client.get_or_create_collection(
+                collection,
+                embedding_function=None,
+                metadata={"embedder": embedder_name, "dim": dim},
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        except CorpusError:
+            raise
+        except Exception as exc:
+            where = url or str(path)
+            raise StoreUnavailable(f"cannot open the Chroma store at {where}: {type(exc).__name__}: {exc}") from None
+        return cls(handle, embedder_name=embedder_name, dim=dim)
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        for start in range(0, len(chunks), _WRITE_BATCH):
+            part = chunks[start:start + _WRITE_BATCH]
+            self._collection.upsert(
+                ids=[c.chunk_id for c in part],
+                embeddings=np.asarray(vectors[start:start + _WRITE_BATCH], dtype=np.float32),
+                metadatas=[to_metadata(c) for c in part],
+            )
+
+    def update_metadata(self, chunks: Sequence[Chunk]) -> None:
+        for start in range(0, len(chunks), _WRITE_BATCH):
+            part = chunks[start:start + _WRITE_BATCH]
+            self._collection.update(ids=[c.chunk_id for c in part], metadatas=[to_metadata(c) for c in part])
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        for start in range(0, len(ids), _WRITE_BATCH):
+            self._collection.delete(ids=ids[start:start + _WRITE_BATCH])
+
+    def existing(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), _WRITE_BATCH):
+            found.update(self._collection.get(ids=list(ids[start:start + _WRITE_BATCH]), include=[])["ids"])
+        return found
+
+    def all_ids(self) -> set[str]:
+        return set(self._collection.get(include=[])["ids"])
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def query(self, vector: np.ndarray, *, k: int, where: SearchFilter) -> list[tuple[str, float]]:
+        total = self._collection.count()
+        if total == 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=min(k, total),
+            where=to_where(where),
+            include=["distances"],
+        )
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+
+
+def to_metadata(chunk: Chunk) -> dict:
+    """Only what filters need: Chroma indexes every metadata key, and each costs ingest time."""
+    meta: dict = {
+        "doc_id": chunk.doc_id,
+        "kind": chunk.kind.value,
+        "line": chunk.line.value,
+        "authority": chunk.authority,
+        "restricted": bool(chunk.access),
+    }
+    # Chroma keeps no None and no empty lists: absent keys mean "none".
+    if chunk.source_id:
+        meta["source_id"] = chunk.source_id
+    if chunk.version_date:
+        meta["version_date"] = chunk.version_date
+    for key in ("access", "tags"):
+        value = list(getattr(chunk, key))
+        if value:
+            meta[key] = value
+    return meta
+
+
+def to_where(where: SearchFilter) -> dict | None:
+    clauses: list[dict] = []
+    if where.kinds:
+        clauses.append({"kind": {"$in": list(where.kinds)}})
+    if where.lines:
+        clauses.append({"line": {"$in": list(where.lines)}})
+    if where.tags:
+        tag_clauses = [{"tags": {"$contains": t}} for t in where.tags]
+        clauses.append(tag_clauses[0] if len(tag_clauses) == 1 else {"$or": tag_clauses})
+    if where.departments is not None:
+        allowed = [{"restricted": False}] + [{"access": {"$contains": d}} for d in where.departments]
+        clauses.append(allowed[0] if len(allowed) == 1 else {"$or": allowed})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -1,0 +1,214 @@
+"""The ingest ledger: which documents are indexed, from which source, as which chunks,
+and the chunks themselves (text, citation, breadcrumb) for everything that reads them.
+
+Each document moves ``pending`` (new chunk ids recorded *before* the store is touched)
+-> ``committed``; deletions go through ``deleting``. So the store never holds a chunk
+the ledger does not know, and a run killed at any point converges when run again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import (JSON, Column, DateTime, Engine, Integer, MetaData, String, Table, Text, delete, func, insert,
+                        select, update)
+
+from assistant.models import Chunk, Kind, Line
+
+metadata = MetaData()
+
+documents = Table(
+    "ingest_documents",
+    metadata,
+    Column("doc_id", String(512), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("title", Text, nullable=False, default=""),
+    Column("kind", String(32), nullable=False),
+    Column("line", String(32), nullable=False),
+    Column("access", JSON, nullable=False, default=list),
+    Column("encoding", String(32)),
+    Column("content_hash", String(64)),
+    Column("state", String(16), nullable=False),
+    Column("chunk_ids", JSON, nullable=False, default=list),
+    Column("pending_ids", JSON),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("chunk_id", String(64), primary_key=True),
+    Column("doc_id", String(512), nullable=False, index=True),
+    Column("ordinal", Integer, nullable=False),
+    Column("locator", Text, nullable=False),
+    Column("citation", Text, nullable=False),
+    Column("source_id", String(512), index=True),
+    Column("text", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("line", String(32), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("breadcrumb", JSON, nullable=False),
+    Column("version_date", String(32)),
+    Column("access", JSON, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("authority", Integer, nullable=False),
+)
+
+index_meta = Table(
+    "index_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+COMMITTED, PENDING, DELETING = "committed", "pending", "deleting"
+
+
+@dataclass(slots=True)
+class Entry:
+    doc_id: str
+    source: str
+    title: str
+    kind: str
+    line: str
+    access: list[str]
+    encoding: str | None
+    content_hash: str | None
+    state: str
+    chunk_ids: list[str]
+    pending_ids: list[str] | None = None
+
+    def known_ids(self) -> set[str]:
+        """Every chunk id this document may have left in the store."""
+        return set(self.chunk_ids) | set(self.pending_ids or ())
+
+
+@dataclass(slots=True)
+class Planned:
+    """A document about to be (re)written: its ledger row and chunks once it is committed."""
+
+    entry: Entry
+    chunks: list[Chunk] = field(default_factory=list)
+
+    @property
+    def new_ids(self) -> list[str]:
+        return [c.chunk_id for c in self.chunks]
+
+
+class Ledger:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        metadata.create_all(engine)
+
+    def load(self) -> dict[str, Entry]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(documents)).mappings().all()
+        return {
+            r["doc_id"]: Entry(
+                doc_id=r["doc_id"], source=r["source"], title=r["title"], kind=r["kind"], line=r["line"],
+                access=list(r["access"] or ()), encoding=r["encoding"], content_hash=r["content_hash"],
+                state=r["state"], chunk_ids=list(r["chunk_ids"] or ()),
+                pending_ids=list(r["pending_ids"]) if r["pending_ids"] is not None else None,
+            )
+            for r in rows
+        }
+
+    def mark_pending(self, planned: Iterable[Planned], existing: dict[str, Entry]) -> None:
+        """Record the chunk ids each document is about to get, before the store changes."""
+        now = _now()
+        with self.engine.begin() as conn:
+            for p in planned:
+                e = p.entry
+                old = existing.get(e.doc_id)
+                pending = sorted(set(p.new_ids) | set(old.pending_ids or ()) if old else set(p.new_ids))
+                if old is None:
+                    conn.execute(insert(documents).values(
+                        doc_id=e.doc_id, source=e.source, title=e.title, kind=e.kind, line=e.line,
+                        access=e.access, encoding=e.encoding, content_hash=None, state=PENDING,
+                        chunk_ids=[], pending_ids=pending, updated_at=now,
+                    ))
+                else:
+                    conn.execute(update(documents).where(documents.c.doc_id == e.doc_id).values(
+                        state=PENDING, pending_ids=pending, updated_at=now,
+                    ))
+
+    def commit(self, planned: Iterable[Planned]) -> None:
+        """Make each document's new chunks the current ones, in one transaction."""
+        planned = list(planned)
+        now = _now()
+        with self.engine.begin() as conn:
+            doc_ids = [p.entry.doc_id for p in planned]
+            for start in range(0, len(doc_ids), 500):
+                conn.execute(delete(chunks).where(chunks.c.doc_id.in_(doc_ids[start:start + 500])))
+            rows = [_chunk_row(c) for p in planned for c in p.chunks]
+            if rows:
+                conn.execute(insert(chunks), rows)
+            for p in planned:
+                e = p.entry
+                conn.execute(update(documents).where(documents.c.doc_id == e.doc_id).values(
+                    source=e.source, title=e.title, kind=e.kind, line=e.line, access=e.access,
+                    encoding=e.encoding, content_hash=e.content_hash, state=COMMITTED,
+                    chunk_ids=p.new_ids, pending_ids=None, updated_at=now,
+                ))
+
+    def mark_deleting(self, doc_ids: Iterable[str]) -> None:
+        doc_ids = list(doc_ids)
+        if doc_ids:
+            with self.engine.begin() as conn:
+                conn.execute(update(documents).where(documents.c.doc_id.in_(doc_ids)).values(
+                    state=DELETING, updated_at=_now()))
+
+    def remove(self, doc_ids: Iterable[str]) -> None:
+        doc_ids = list(doc_ids)
+        if doc_ids:
+            with self.engine.begin() as conn:
+                conn.execute(delete(chunks).where(chunks.c.doc_id.in_(doc_ids)))
+                conn.execute(delete(documents).where(documents.c.doc_id.in_(doc_ids)))
+
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """Committed chunks by id (ids of unfinished writes are simply absent)."""
+        found: dict[str, Chunk] = {}
+        ids = list(dict.fromkeys(ids))
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(select(chunks).where(chunks.c.chunk_id.in_(ids[start:start + 500]))).mappings()
+                for r in rows:
+                    found[r["chunk_id"]] = _chunk_from_row(r)
+        return found
+
+    def chunk_count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(chunks)).scalar_one()
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(index_meta.c.value).where(index_meta.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(update(index_meta).where(index_meta.c.key == key).values(value=value)).rowcount == 0:
+                conn.execute(insert(index_meta).values(key=key, value=value))
+
+
+def _chunk_row(c: Chunk) -> dict:
+    return {
+        "chunk_id": c.chunk_id, "doc_id": c.doc_id, "ordinal": c.ordinal, "locator": c.locator,
+        "citation": c.citation, "source_id": c.source_id, "text": c.text, "kind": c.kind.value,
+        "line": c.line.value, "title": c.title, "breadcrumb": list(c.breadcrumb), "version_date": c.version_date,
+        "access": list(c.access), "tags": list(c.tags), "authority": c.authority,
+    }
+
+
+def _chunk_from_row(r) -> Chunk:
+    return Chunk(
+        chunk_id=r["chunk_id"], doc_id=r["doc_id"], ordinal=r["ordinal"], locator=r["locator"],
+        citation=r["citation"], text=r["text"], kind=Kind(r["kind"]), line=Line(r["line"]), title=r["title"],
+        source_id=r["source_id"], breadcrumb=tuple(r["breadcrumb"] or ()), version_date=r["version_date"],
+        access=tuple(r["access"] or ()), tags=tuple(r["tags"] or ()), authority=r["authority"],
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)

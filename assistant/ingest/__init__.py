@@ -1,0 +1,1 @@
+"""Loaders, legal structure and chunking: files and records in, chunks out."""

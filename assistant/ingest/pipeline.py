@@ -1,0 +1,215 @@
+"""One ingest run: load -> plan against the ledger -> embed and write -> commit -> prune.
+
+Embedding (CPU-bound numpy) overlaps with store writes in one background thread, so
+the run goes about as fast as the embedder alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.config import IngestSettings
+from assistant.index.embedders import Embedder
+from assistant.index.ledger import COMMITTED, DELETING, Entry, Ledger, Planned
+from assistant.index.store import VectorStore
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.loaders import LoadOptions, Skipped, load_file, walk
+from assistant.models import Chunk, Document
+
+FLUSH_CHUNKS = 2048
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "skipped": [{"path": s.where, "reason": s.reason} for s in self.skipped],
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class _Plan:
+    planned: Planned
+    is_new: bool
+    to_embed: list[Chunk]
+    to_refresh: list[Chunk]
+    to_delete: set[str]
+
+
+class Ingestor:
+    """Runs ingests against one embedder, store and ledger. Not thread-safe: one writer."""
+
+    def __init__(self, *, embedder: Callable[[], Embedder], store: VectorStore, ledger: Ledger,
+                 settings: IngestSettings) -> None:
+        self._embedder_factory = embedder
+        self.store = store
+        self.ledger = ledger
+        self.settings = settings
+
+    def run(self, paths: Sequence[Path], *, options: LoadOptions = LoadOptions(), prune: bool = False,
+            progress: Progress | None = None) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        notify = progress or (lambda _event, _n: None)
+        entries = self.ledger.load()
+        self._finish_deletions(entries, report)
+        recovering = any(e.state != COMMITTED for e in entries.values())
+        roots = [p.resolve() for p in paths]
+        seen_docs: dict[str, str] = {}
+        batch: list[_Plan] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jianxue-store") as writer:
+            for root, path in walk(roots):
+                for item in load_file(path, root=root, options=options, settings=self.settings):
+                    if isinstance(item, Skipped):
+                        report.skipped.append(item)
+                        continue
+                    if item.doc_id in seen_docs:
+                        report.skipped.append(Skipped(item.source, f"document id {item.doc_id!r} already came from {seen_docs[item.doc_id]}"))
+                        continue
+                    seen_docs[item.doc_id] = item.source
+                    plan = self._plan(item, entries.get(item.doc_id), report)
+                    if plan is not None:
+                        batch.append(plan)
+                        if sum(len(p.to_embed) for p in batch) >= FLUSH_CHUNKS:
+                            self._flush(batch, entries, writer, report, notify)
+                            batch = []
+                notify("file", 1)
+            if batch:
+                self._flush(batch, entries, writer, report, notify)
+        if prune:
+            self._prune(entries, roots, seen_docs, report)
+        if recovering or prune:
+            self._sweep_orphans()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # -- planning ------------------------------------------------------------------------
+
+    def _plan(self, doc: Document, old: Entry | None, report: IngestReport) -> _Plan | None:
+        content_hash = doc.content_hash()
+        source = str(Path(doc.source))
+        if old is not None and old.state == COMMITTED and old.content_hash == content_hash and old.source == source:
+            report.unchanged += 1
+            report.chunks += len(old.chunk_ids)
+            return None
+        chunks = chunk_document(doc, target=self.settings.chunk_chars, hard_max=self.settings.hard_max_chars)
+        new_ids = [c.chunk_id for c in chunks]
+        reusable = (old.known_ids() & set(new_ids)) if old is not None else set()
+        if reusable:
+            # vectors of unchanged text are kept; only what the store really holds counts
+            reusable &= self.store.existing(sorted(reusable))
+        entry = Entry(
+            doc_id=doc.doc_id, source=source, title=doc.title, kind=doc.kind.value, line=doc.line.value,
+            access=list(doc.access), encoding=doc.encoding, content_hash=content_hash, state=COMMITTED,
+            chunk_ids=new_ids,
+        )
+        return _Plan(
+            planned=Planned(entry=entry, chunks=chunks),
+            is_new=old is None or old.state == DELETING or not old.chunk_ids and old.content_hash is None,
+            to_embed=[c for c in chunks if c.chunk_id not in reusable],
+            to_refresh=[c for c in chunks if c.chunk_id in reusable],
+            to_delete=(old.known_ids() - set(new_ids)) if old is not None else set(),
+        )
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _flush(self, batch: list[_Plan], entries: dict[str, Entry], writer: ThreadPoolExecutor,
+               report: IngestReport, notify: Progress) -> None:
+        self.ledger.mark_pending([p.planned for p in batch], entries)
+        pending: list[Future] = []
+        refresh = [c for p in batch for c in p.to_refresh]
+        if refresh:
+            pending.append(writer.submit(self.store.update_metadata, refresh))
+        to_embed = [c for p in batch for c in p.to_embed]
+        if to_embed:
+            embedder = self._embedder_factory()
+            step = 256
+            for start in range(0, len(to_embed), step):
+                part = to_embed[start:start + step]
+                vectors = embedder.embed_documents([c.embedding_text() for c in part])
+                # keep at most two writes queued so memory stays flat
+                while len([f for f in pending if not f.done()]) >= 2:
+                    pending[0].result()
+                    pending = [f for f in pending if not f.done()]
+                pending.append(writer.submit(self.store.upsert, part, vectors))
+                report.embedded += len(part)
+                notify("embedded", len(part))
+        for future in pending:
+            future.result()
+        stale = set().union(*(p.to_delete for p in batch))
+        if stale:
+            self.store.delete(sorted(stale))
+        self.ledger.commit([p.planned for p in batch])
+        for p in batch:
+            entries[p.planned.entry.doc_id] = p.planned.entry
+            report.chunks += len(p.planned.new_ids)
+            if p.is_new:
+                report.added += 1
+            else:
+                report.updated += 1
+
+    # -- removal -------------------------------------------------------------------------
+
+    def _finish_deletions(self, entries: dict[str, Entry], report: IngestReport) -> None:
+        """Deletions a killed run had started are completed before anything else."""
+        doomed = [e for e in entries.values() if e.state == DELETING]
+        if doomed:
+            self._delete(doomed, entries)
+            report.removed += len(doomed)
+
+    def _prune(self, entries: dict[str, Entry], roots: list[Path], seen_docs: dict[str, str],
+               report: IngestReport) -> None:
+        # a file that could not be read (wholly or in part) this time keeps what it had
+        unreadable = {s.path for s in report.skipped}
+        gone = [
+            e for e in entries.values()
+            if e.doc_id not in seen_docs and _under(Path(e.source), roots) and e.source not in unreadable
+        ]
+        if gone:
+            self._delete(gone, entries)
+            report.removed += len(gone)
+
+    def _delete(self, doomed: list[Entry], entries: dict[str, Entry]) -> None:
+        self.ledger.mark_deleting(e.doc_id for e in doomed)
+        ids = set().union(*(e.known_ids() for e in doomed))
+        if ids:
+            self.store.delete(sorted(ids))
+        self.ledger.remove(e.doc_id for e in doomed)
+        for e in doomed:
+            entries.pop(e.doc_id, None)
+
+    def _sweep_orphans(self) -> None:
+        """Chunks no ledger row claims (left by a killed run) are removed."""
+        claimed: set[str] = set()
+        for e in self.ledger.load().values():
+            claimed |= e.known_ids()
+        orphans = self.store.all_ids() - claimed
+        if orphans:
+            self.store.delete(sorted(orphans))
+
+
+def _under(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)

@@ -1,0 +1,157 @@
+"""Domain types shared by every part of the core."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    statute = "statute"
+    interpretation = "interpretation"
+    case = "case"
+    material = "material"
+    qa = "qa"
+
+
+class Line(StrEnum):
+    criminal = "criminal"
+    civil = "civil"
+    administrative = "administrative"
+    public_interest = "public_interest"
+    general = "general"
+
+
+# Lower wins when scores tie: law > judicial interpretation > guiding case >
+# typical case > training material.
+AUTHORITY = {"statute": 0, "interpretation": 1, "guiding_case": 2, "case": 3, "material": 4, "qa": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A structural piece of a document that no chunk may cross.
+
+    A statute article, a case section (要旨, 基本案情 …) or a material section under
+    one heading. ``citation`` is the label a reader checks (《刑法》第二十条,
+    检例第45号·要旨); ``paragraphs`` keep the source's own line breaks so that
+    long articles can be cut per 款.
+    """
+
+    locator: str
+    citation: str
+    paragraphs: tuple[str, ...]
+    breadcrumb: tuple[str, ...] = ()
+    source_id: str | None = None
+    is_article: bool = False
+
+
+@dataclass(slots=True)
+class Document:
+    doc_id: str
+    title: str
+    kind: Kind
+    line: Line
+    source: str
+    units: list[Unit]
+    version_date: str | None = None
+    access: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    guiding: bool = False
+    encoding: str | None = None
+
+    @property
+    def authority(self) -> int:
+        if self.kind is Kind.case and self.guiding:
+            return AUTHORITY["guiding_case"]
+        return AUTHORITY[self.kind.value]
+
+    def content_hash(self) -> str:
+        """Hash of everything that decides this document's chunks and metadata."""
+        h = hashlib.sha256()
+        for part in (self.title, self.kind, self.line, self.version_date or "", *self.access, "|",
+                     *self.tags, "|", str(self.guiding)):
+            h.update(part.encode())
+            h.update(b"\x1f")
+        for unit in self.units:
+            for part in (unit.locator, unit.citation, unit.source_id or "", *unit.breadcrumb,
+                         *unit.paragraphs):
+                h.update(part.encode())
+                h.update(b"\x1f")
+            h.update(b"\x1e")
+        return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    locator: str
+    citation: str
+    text: str
+    kind: Kind
+    line: Line
+    title: str
+    source_id: str | None = None
+    breadcrumb: tuple[str, ...] = ()
+    version_date: str | None = None
+    access: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    authority: int = 4
+
+    def embedding_text(self) -> str:
+        """What the embedder sees: the citation gives a bare paragraph its law and place."""
+        return f"{self.citation}\n{self.text}"
+
+
+def make_chunk_id(doc_id: str, locator: str, text: str, occurrence: int = 0) -> str:
+    """Stable id: the same text at the same place of the same document keeps its id."""
+    h = hashlib.sha256()
+    for part in (doc_id, locator, text):
+        h.update(part.encode())
+        h.update(b"\x1f")
+    if occurrence:
+        h.update(str(occurrence).encode())
+    return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking. Retrieval filters come from here, never from request text."""
+
+    user: str = "local"
+    role: str = "admin"
+    departments: tuple[str, ...] = ()
+    sees_everything: bool = False
+
+    @classmethod
+    def local_admin(cls) -> "Principal":
+        """The operator at the console: sees every department's material."""
+        return cls(user="local", role="admin", sees_everything=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    chunk: Chunk
+    score: float
+    rank: int
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        c = self.chunk
+        return {
+            "rank": self.rank,
+            "chunk_id": c.chunk_id,
+            "doc_id": c.doc_id,
+            "source_id": c.source_id,
+            "citation": c.citation,
+            "kind": c.kind.value,
+            "line": c.line.value,
+            "score": round(self.score, 6),
+            "scores": {k: round(v, 6) for k, v in self.scores.items()},
+            "title": c.title,
+            "locator": c.locator,
+            "breadcrumb": list(c.breadcrumb),
+            "text": c.text,
+        }

@@ -1,0 +1,1 @@
+"""Thin adapters over the assistant core (Telegram, HTTP)."""
