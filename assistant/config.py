@@ -40,7 +40,11 @@ class ChromaSettings(Section):
         description="URL of a Chroma server (chroma run); empty uses the embedded "
         "PersistentClient under the data directory.",
     )
-    collection: str = Field("jianxue_chunks", description="Collection that holds the chunks.")
+    collection: str = Field(
+        "jianxue_chunks",
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$",
+        description="Collection that holds the chunks (3-512 of a-z A-Z 0-9 . _ -).",
+    )
 
 
 class DatabaseSettings(Section):
@@ -102,12 +106,12 @@ class Settings(BaseSettings):
         description="Where the embedded default keeps the Chroma index, the ledger and "
         "learner data.",
     )
-    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
-    chroma: ChromaSettings = Field(default_factory=ChromaSettings)
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    ingest: IngestSettings = Field(default_factory=IngestSettings)
-    llm: LLMSettings = Field(default_factory=LLMSettings)
-    search: SearchSettings = Field(default_factory=SearchSettings)
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings, description="The embedding model for chunks and queries.")
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings, description="The vector store.")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="The SQL database (ledger, learners).")
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description="Limits and chunking for ingest.")
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="The chat model; 'none' keeps everything extractive.")
+    search: SearchSettings = Field(default_factory=SearchSettings, description="Search defaults.")
 
     @property
     def chroma_path(self) -> Path:

@@ -178,6 +178,9 @@ def parse_case_text(body: str, *, title: str, fallback_title: str, case_no: str 
                 continue
             sections.append((text, []))
             continue
+        if not sections and not found_title and _title_like(line) and not CASE_MARK_RE.match(line):
+            found_title = line
+            continue
         if (m := CASE_MARK_RE.match(line)) is not None:
             sections.append((m.group(1).strip(), [m.group(2).strip()] if m.group(2).strip() else []))
             continue
@@ -253,8 +256,10 @@ def parse_material_text(body: str, *, title: str, fallback_title: str) -> tuple[
         if not line:
             continue
         level, text = _heading_of(line)
-        if level == 1 and not found_title and not units and not paragraphs:
-            found_title = text
+        at_start = not units and not paragraphs and not headings
+        if at_start and (level == 1 and (not found_title or text == found_title)
+                         or not found_title and not level and _title_like(line)):
+            found_title = found_title or text
             continue
         if level:
             flush()
@@ -272,6 +277,11 @@ def _heading_of(line: str) -> tuple[int, str]:
         if pattern.match(line):
             return level, line
     return 0, line
+
+
+def _title_like(line: str) -> bool:
+    """A first line that names the text rather than saying something: short, no sentence end."""
+    return len(line) <= 40 and not re.search(r"[。！？；!?;：:，,]", line)
 
 
 def _push_heading(headings: dict[int, str], level: int, text: str) -> None:

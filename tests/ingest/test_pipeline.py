@@ -1,0 +1,219 @@
+"""Ingest runs against the real Chroma store and SQLite ledger (hash embedder for speed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import WriterBusy
+from assistant.index.embedders import HashEmbedder
+from assistant.index.lock import WriterLock
+from assistant.ingest.loaders import LoadOptions
+from assistant.models import Principal
+from assistant.service import build_assistant
+from tests.conftest import write_jsonl
+
+
+class CountingEmbedder(HashEmbedder):
+    def __init__(self) -> None:
+        super().__init__(64)
+        self.name = "hash-64"
+        self.texts: list[str] = []
+
+    def embed_documents(self, texts):
+        self.texts.extend(texts)
+        return super().embed_documents(texts)
+
+
+def material(title: str, *sections: tuple[str, str], extra: str = "") -> str:
+    body = "".join(f"## {h}\n\n{t}\n\n" for h, t in sections)
+    return f"---\ntitle: {title}\n{extra}---\n# {title}\n\n{body}"
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    root = tmp_path / "corpus"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.md").write_text(material("讲义甲", ("一、概念", "正当防卫是法定的违法阻却事由。"), ("二、限度", "防卫不得明显超过必要限度。")), encoding="utf-8")
+    (root / "sub" / "b.md").write_text(material("讲义乙", ("一、适用", "认罪认罚从宽制度适用于所有刑事案件。")), encoding="utf-8")
+    (root / "c.txt").write_bytes("附条件不起诉\n一、条件\n可能判处一年有期徒刑以下刑罚。".encode("gbk"))
+    return root
+
+
+def state(assistant) -> tuple[set[str], set[str]]:
+    """(ids in the vector store, ids the ledger claims); also checks the chunk table agrees."""
+    entries = assistant.ledger.load().values()
+    assert all(e.state == "committed" for e in entries)
+    ledger_ids = {c for e in entries for c in e.chunk_ids}
+    assert set(assistant.ledger.get_chunks(sorted(ledger_ids))) == ledger_ids
+    assert assistant.ledger.chunk_count() == len(ledger_ids)
+    return assistant.store.all_ids(), ledger_ids
+
+
+def test_first_run_adds_and_second_run_embeds_nothing(settings, tree):
+    embedder = CountingEmbedder()
+    assistant = build_assistant(settings, embedder=embedder)
+    first = assistant.ingest([tree])
+    assert (first.added, first.updated, first.unchanged, first.removed) == (3, 0, 0, 0)
+    assert first.embedded == first.chunks == len(embedder.texts) > 0
+    stored, claimed = state(assistant)
+    assert stored == claimed and len(stored) == first.chunks
+
+    embedder.texts.clear()
+    second = build_assistant(settings, embedder=embedder).ingest([tree])
+    assert (second.added, second.updated, second.unchanged, second.embedded) == (0, 0, 3, 0)
+    assert embedder.texts == []
+    assert state(assistant) == (stored, claimed)
+
+
+def test_changed_file_replaces_exactly_its_chunks(settings, tree):
+    embedder = CountingEmbedder()
+    assistant = build_assistant(settings, embedder=embedder)
+    assistant.ingest([tree])
+    before = {e.doc_id: set(e.chunk_ids) for e in assistant.ledger.load().values()}
+    embedder.texts.clear()
+
+    (tree / "a.md").write_text(material("讲义甲", ("一、概念", "正当防卫是法定的违法阻却事由。"), ("二、限度", "防卫过当应当负刑事责任，但是应当减轻或者免除处罚。")), encoding="utf-8")
+    report = assistant.ingest([tree])
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 2)
+    assert embedder.texts == ["《讲义甲》·二、限度\n防卫过当应当负刑事责任，但是应当减轻或者免除处罚。"]  # only the changed chunk
+    after = {e.doc_id: set(e.chunk_ids) for e in assistant.ledger.load().values()}
+    assert after["sub/b.md"] == before["sub/b.md"] and after["c.txt"] == before["c.txt"]
+    assert len(after["a.md"] & before["a.md"]) == 1 and len(after["a.md"]) == 2
+    stored, claimed = state(assistant)
+    assert stored == claimed
+    hits = assistant.search("防卫过当减轻或者免除处罚", principal=Principal.local_admin(), k=1)
+    assert hits[0].chunk.text.startswith("防卫过当应当负刑事责任")
+
+
+def test_metadata_change_rewrites_filters_without_embedding(settings, tree):
+    embedder = CountingEmbedder()
+    assistant = build_assistant(settings, embedder=embedder)
+    assistant.ingest([tree])
+    embedder.texts.clear()
+    report = assistant.ingest([tree], options=LoadOptions(access=("公诉部",)))
+    assert report.updated == 3 and report.embedded == 0 and embedder.texts == []
+    outsider = Principal(user="u", role="learner", departments=("民事检察部",))
+    assert assistant.search("正当防卫", principal=outsider) == []
+    insider = Principal(user="v", role="learner", departments=("公诉部",))
+    assert assistant.search("正当防卫", principal=insider)
+
+
+def test_prune_removes_documents_whose_files_are_gone(settings, tree):
+    assistant = build_assistant(settings, embedder=CountingEmbedder())
+    assistant.ingest([tree])
+    (tree / "sub" / "b.md").unlink()
+    kept = assistant.ingest([tree])
+    assert kept.removed == 0 and "sub/b.md" in assistant.ledger.load()  # no --prune: nothing removed
+    pruned = assistant.ingest([tree], prune=True)
+    assert pruned.removed == 1
+    assert set(assistant.ledger.load()) == {"a.md", "c.txt"}
+    stored, claimed = state(assistant)
+    assert stored == claimed
+
+
+def test_prune_keeps_documents_of_files_that_became_unreadable(settings, tree):
+    assistant = build_assistant(settings, embedder=CountingEmbedder())
+    assistant.ingest([tree])
+    (tree / "c.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    report = assistant.ingest([tree], prune=True)
+    assert report.removed == 0 and [s.reason for s in report.skipped] == ["binary file (PNG image), not text"]
+    assert "c.txt" in assistant.ledger.load()
+
+
+def test_prune_of_records_removed_from_a_jsonl(settings, tmp_path, statute_records):
+    path = write_jsonl(tmp_path / "laws.jsonl", [r for r in statute_records if r["law_short"] in ("刑法", "检察官法")])
+    assistant = build_assistant(settings, embedder=CountingEmbedder())
+    assert assistant.ingest([path]).added == 2
+    write_jsonl(path, [r for r in statute_records if r["law_short"] == "检察官法"])
+    report = assistant.ingest([path], prune=True)
+    assert (report.removed, report.unchanged) == (1, 1)
+    assert set(assistant.ledger.load()) == {"检察官法"}
+
+
+def test_bad_files_are_skipped_and_the_run_goes_on(settings, tree):
+    (tree / "empty.md").write_bytes(b"")
+    (tree / "bin.txt").write_bytes(os.urandom(256) + b"\x00")
+    (tree / "notes.xlsx").write_bytes(b"PK\x03\x04")
+    (tree / "bad.jsonl").write_text('{"id": "q1", "title": "问答", "text": "附条件不起诉的考验期是多久？六个月以上一年以下。", "kind": "qa"}\n{broken\n', encoding="utf-8")
+    report = build_assistant(settings, embedder=CountingEmbedder()).ingest([tree])
+    assert report.added == 4
+    reasons = {Path(s.path).name + (f":{s.line}" if s.line else ""): s.reason for s in report.skipped}
+    assert reasons == {
+        "empty.md": "empty file",
+        "bin.txt": "binary file (NUL bytes), not text",
+        "notes.xlsx": "unsupported file type '.xlsx'",
+        "bad.jsonl:2": reasons.get("bad.jsonl:2", ""),
+    }
+    assert reasons["bad.jsonl:2"].startswith("invalid JSON")
+    assert [d["path"] for d in report.to_dict()["skipped"] if d["path"].endswith(":2")]
+
+
+def test_one_writer_at_a_time(settings, tree):
+    assistant = build_assistant(settings, embedder=CountingEmbedder())
+    with WriterLock(settings.data_dir, purpose="serve"):
+        with pytest.raises(WriterBusy, match="is being written by pid"):
+            assistant.ingest([tree])
+    assert assistant.ingest([tree]).added == 3
+
+
+def test_search_before_any_ingest_says_what_to_do(settings):
+    from assistant.errors import CorpusError
+
+    with pytest.raises(CorpusError, match="jianxue ingest"):
+        build_assistant(settings, embedder=CountingEmbedder()).search("x", principal=Principal.local_admin())
+
+
+# --- a subprocess killed mid-ingest, then resumed ---------------------------------------
+
+def run_cli(args: list[str], data_dir: Path, **kw) -> subprocess.Popen:
+    env = {**os.environ, "JIANXUE_DATA_DIR": str(data_dir), "JIANXUE_EMBEDDER__NAME": "hash-64"}
+    return subprocess.Popen([sys.executable, "-m", "assistant", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def final_ids(data_dir: Path) -> tuple[set[str], set[str]]:
+    from assistant.config import load_settings
+
+    assistant = build_assistant(load_settings(data_dir=data_dir, embedder={"name": "hash-64"}))
+    return state(assistant)
+
+
+@pytest.mark.slow
+def test_killed_ingest_resumes_to_exactly_the_clean_result(tmp_path, statute_records):
+    source = write_jsonl(tmp_path / "laws.jsonl", statute_records[:4000])
+    clean_dir = tmp_path / "clean"
+    started = time.perf_counter()
+    clean = run_cli(["ingest", str(source), "--json"], clean_dir)
+    out, err = clean.communicate(timeout=600)
+    clean_seconds = time.perf_counter() - started
+    assert clean.returncode == 0, err
+    clean_stored, clean_claimed = final_ids(clean_dir)
+    assert clean_stored == clean_claimed and len(clean_stored) == json.loads(out)["chunks"]
+
+    crashed_dir = tmp_path / "crashed"
+    rng = random.Random(20261125)
+    kills = 0
+    for _ in range(5):
+        proc = run_cli(["ingest", str(source), "--json"], crashed_dir)
+        time.sleep(rng.uniform(0.5, max(0.6, clean_seconds * 0.9)))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.communicate(timeout=600)
+    assert kills >= 3, "the ingest finished before it could be killed; make the input larger"
+    resumed = run_cli(["ingest", str(source), "--json"], crashed_dir)
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    assert final_ids(crashed_dir) == (clean_stored, clean_claimed)
+    again = run_cli(["ingest", str(source), "--json"], crashed_dir)
+    report = json.loads(again.communicate(timeout=600)[0])
+    assert report["embedded"] == report["added"] == report["updated"] == 0 and report["unchanged"] > 0
