@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 from assistant.config import IngestSettings
 from assistant.errors import UnreadableFile
 from assistant.ingest.detect import decode_text, sniff
+from assistant.ingest.frontmatter import FrontMatter, split_front_matter
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,7 @@ class Extracted:
     encoding: str | None = None
     title: str | None = None
     tags: tuple[str, ...] = ()
+    front: FrontMatter | None = None  # set when the reader had to take it off before parsing
 
 
 def read_plain(data: bytes) -> Extracted:
@@ -97,6 +99,7 @@ class _TextExtractor(HTMLParser):
 
 def read_html(data: bytes) -> Extracted:
     text, encoding = decode_text(data)
+    front, text = split_front_matter(text)
     parser = _TextExtractor()
     try:
         parser.feed(text)
@@ -108,7 +111,7 @@ def read_html(data: bytes) -> Extracted:
     if not body.strip():
         raise UnreadableFile("HTML has no visible text")
     title = " ".join("".join(parser.title).split()) or None
-    return Extracted(body, encoding, title)
+    return Extracted(body, encoding, title, front=front)
 
 
 # --- PDF ------------------------------------------------------------------------------

@@ -104,7 +104,10 @@ def load_file(path: Path, *, root: Path, options: LoadOptions, settings: IngestS
 
 def document_from_text(extracted: formats.Extracted, *, doc_id: str, source: str, fallback_title: str,
                        options: LoadOptions) -> Document:
-    front, body = split_front_matter(extracted.text)
+    if extracted.front is not None:
+        front, body = extracted.front, extracted.text
+    else:
+        front, body = split_front_matter(extracted.text)
     kind = front.kind or options.kind or _infer_kind(body)
     title = front.title or extracted.title or ""
     tags = tuple(dict.fromkeys((*front.tags, *extracted.tags)))

@@ -117,10 +117,7 @@ class Ingestor:
             return None
         chunks = chunk_document(doc, target=self.settings.chunk_chars, hard_max=self.settings.hard_max_chars)
         new_ids = [c.chunk_id for c in chunks]
-        reusable = (old.known_ids() & set(new_ids)) if old is not None else set()
-        if reusable:
-            # vectors of unchanged text are kept; only what the store really holds counts
-            reusable &= self.store.existing(sorted(reusable))
+        reusable = self._reusable(old, chunks) if old is not None else set()
         entry = Entry(
             doc_id=doc.doc_id, source=source, title=doc.title, kind=doc.kind.value, line=doc.line.value,
             access=list(doc.access), encoding=doc.encoding, content_hash=content_hash, state=COMMITTED,
@@ -133,6 +130,21 @@ class Ingestor:
             to_refresh=[c for c in chunks if c.chunk_id in reusable],
             to_delete=(old.known_ids() - set(new_ids)) if old is not None else set(),
         )
+
+    def _reusable(self, old: Entry, chunks: list[Chunk]) -> set[str]:
+        """Ids whose stored vector can be kept: same id and same embedded text, and really in the store.
+
+        The id covers (doc_id, locator, text); the embedded text also carries the citation,
+        so a renamed law or case re-embeds. Ids only a killed run wrote (pending) were
+        embedded from that run's text, which is as new as the ledger knows.
+        """
+        candidates = old.known_ids() & {c.chunk_id for c in chunks}
+        if not candidates:
+            return set()
+        committed = self.ledger.get_chunks(sorted(candidates & set(old.chunk_ids)))
+        same = {c.chunk_id for c in chunks if c.chunk_id in candidates and (
+            c.chunk_id not in committed or committed[c.chunk_id].embedding_text() == c.embedding_text())}
+        return self.store.existing(sorted(same)) if same else set()
 
     # -- writing -------------------------------------------------------------------------
 

@@ -217,3 +217,20 @@ def test_killed_ingest_resumes_to_exactly_the_clean_result(tmp_path, statute_rec
     again = run_cli(["ingest", str(source), "--json"], crashed_dir)
     report = json.loads(again.communicate(timeout=600)[0])
     assert report["embedded"] == report["added"] == report["updated"] == 0 and report["unchanged"] > 0
+
+
+def test_a_new_citation_re_embeds_even_when_the_text_is_the_same(settings, tmp_path):
+    case = tmp_path / "cases" / "c.md"
+    case.parent.mkdir()
+    body = "【要旨】\n犯罪情节轻微的，可以不起诉。\n【基本案情】\n甲盗窃价值五百元的财物。"
+    case.write_text(f"---\nkind: case\ncase_no: 教学案例第1号\n---\n{body}", encoding="utf-8")
+    embedder = CountingEmbedder()
+    assistant = build_assistant(settings, embedder=embedder)
+    assistant.ingest([case.parent])
+    embedder.texts.clear()
+    case.write_text(f"---\nkind: case\ncase_no: 教学案例第2号\n---\n{body}", encoding="utf-8")
+    report = assistant.ingest([case.parent])
+    assert report.updated == 1 and report.embedded == 2
+    assert [t.split("\n")[0] for t in embedder.texts] == ["教学案例第2号·要旨", "教学案例第2号·基本案情"]
+    [hit] = assistant.search("犯罪情节轻微", principal=Principal.local_admin(), k=1)
+    assert hit.chunk.citation == "教学案例第2号·要旨"
