@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,7 +14,7 @@ from rich.table import Table
 
 from assistant.config import load_settings, masked_settings
 from assistant.errors import JianxueError
-from assistant.ingest.loaders import LoadOptions
+from assistant.ingest.loaders import LoadOptions, walk
 from assistant.models import Kind, Line, Principal
 
 app = typer.Typer(
@@ -26,7 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _assistant():
@@ -52,7 +51,7 @@ def ingest(
     """Load files into the index; re-runs only embed what changed."""
     assistant = _assistant()
     options = LoadOptions(kind=kind, line=line, access=tuple(access) if access else None)
-    files = sum(1 for _ in __import__("assistant.ingest.loaders", fromlist=["walk"]).walk([p for p in paths if p.exists()]))
+    files = sum(1 for _ in walk([p for p in paths if p.exists()]))
     with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
                   TextColumn("· {task.fields[embedded]} chunks embedded"), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -141,19 +140,13 @@ def config(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON."
 
 
 def main() -> None:
-    """Console entry point: library errors become one line on stderr, never a traceback."""
+    """Console entry point: usage errors are typer's; library errors become one line on
+    stderr, never a traceback."""
     try:
-        code = app(standalone_mode=False)
+        app()
     except JianxueError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(1)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)

@@ -112,8 +112,7 @@ class Assistant:
             "unfinished": sum(1 for e in entries if e.state != COMMITTED),
             "by_kind": dict(sorted(by_kind.items())),
             "by_line": dict(sorted(by_line.items())),
-            "embedder": (self.ledger.get_meta("embedder") or self.settings.embedder.name).rpartition("@")[0]
-            or self.settings.embedder.name,
+            "embedder": (self.ledger.get_meta("embedder") or "").rpartition("@")[0] or self.settings.embedder.name,
             "data_dir": str(self.settings.data_dir),
         }
 

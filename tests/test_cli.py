@@ -1,0 +1,129 @@
+"""The `jianxue` command as a user runs it: a subprocess, real settings from the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+
+from assistant.cli import app
+from tests.conftest import CORPUS, REPO
+
+
+def jianxue(*args: str, data_dir: Path, embedder: str = "hash-64", check: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JIANXUE_")}
+    env.update(JIANXUE_DATA_DIR=str(data_dir), JIANXUE_EMBEDDER__NAME=embedder)
+    done = subprocess.run([sys.executable, "-m", "assistant", *args], env=env, capture_output=True, text=True,
+                          timeout=600)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def command_names(group: typer.Typer, prefix: str = "") -> list[str]:
+    names = [prefix + (c.name or c.callback.__name__).replace("_", "-") for c in group.registered_commands]
+    for sub in group.registered_groups:
+        names += command_names(sub.typer_instance, f"{prefix}{sub.name} ")
+    return names
+
+
+def test_every_command_is_documented_in_the_readme():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    names = command_names(app)
+    assert {"ingest", "stats", "search", "config"} <= set(names)
+    for name in names:
+        assert f"jianxue {name}" in readme, f"`jianxue {name}` is missing from README.md"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```\n(.*?)\n```", readme, flags=re.S)
+    test_command = next(b for b in blocks if "pytest" in b and "pip install" in b)
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert test_command.strip() in ci.splitlines()
+
+
+@pytest.mark.slow
+def test_main_job_on_the_demo_corpus_with_the_default_embedder(tmp_path):
+    data = tmp_path / "data"
+    first = json.loads(jianxue("ingest", str(CORPUS), "--json", data_dir=data, embedder="use-m3").stdout)
+    assert set(first) == {"added", "updated", "unchanged", "removed", "skipped", "chunks", "embedded", "seconds"}
+    assert first["added"] == 25 and first["skipped"] == [] and first["embedded"] == first["chunks"] > 100
+
+    hits = json.loads(jianxue("search", "正当防卫的限度怎么认定", "--k", "3", "--json", data_dir=data,
+                              embedder="use-m3").stdout)["hits"]
+    assert len(hits) == 3
+    assert {"rank", "chunk_id", "doc_id", "source_id", "citation", "kind", "line", "score", "text"} <= set(hits[0])
+    assert any("正当防卫" in h["doc_id"] for h in hits)
+
+    stats = json.loads(jianxue("stats", "--json", data_dir=data, embedder="use-m3").stdout)
+    assert stats["documents"] == 25 and stats["chunks"] == first["chunks"]
+    assert stats["by_kind"]["case"]["documents"] == 12
+    assert set(stats["by_line"]) == {"criminal", "civil", "administrative", "public_interest", "general"}
+
+    again = json.loads(jianxue("ingest", str(CORPUS), "--json", data_dir=data, embedder="use-m3").stdout)
+    assert (again["unchanged"], again["embedded"], again["added"]) == (25, 0, 0)
+
+
+def test_department_access_from_the_command_line(tmp_path):
+    data = tmp_path / "data"
+    jianxue("ingest", str(CORPUS), data_dir=data)
+
+    def docs(*args: str) -> set[str]:
+        out = jianxue("search", "职务犯罪案件 退回监察机关补充调查", "--k", "50", "--json", *args, data_dir=data).stdout
+        return {h["doc_id"] for h in json.loads(out)["hits"]}
+
+    restricted = "materials/criminal/职务犯罪案件审查要点（内部）.md"
+    assert restricted in docs()                                  # the operator sees everything
+    assert restricted in docs("--as-dept", "刑事检察部")
+    assert restricted not in docs("--as-dept", "民事检察部")
+
+
+def test_human_output(tmp_path):
+    data = tmp_path / "data"
+    ingest = jianxue("ingest", str(CORPUS), data_dir=data).stdout
+    assert "25 added" in ingest and "0 skipped" in ingest
+    search = jianxue("search", "诉前检察建议 两个月", "--kind", "material", "--line", "public_interest", data_dir=data).stdout
+    assert "《公益诉讼诉前程序讲义》" in search
+    stats = jianxue("stats", data_dir=data).stdout
+    assert "25 documents" in stats and "public_interest" in stats
+    config = jianxue("config", data_dir=data).stdout
+    assert f"JIANXUE_DATA_DIR={data}" in config and "JIANXUE_EMBEDDER__NAME=hash-64" in config
+
+
+def test_skipped_files_are_listed_with_their_reason(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "ok.md").write_text("# 笔记\n羁押必要性审查可以依申请启动。", encoding="utf-8")
+    (folder / "scan.pdf").write_bytes(b"not really a pdf")
+    out = json.loads(jianxue("ingest", str(folder), "--json", data_dir=tmp_path / "d").stdout)
+    assert out["added"] == 1
+    assert out["skipped"] == [{"path": str(folder / "scan.pdf"), "reason": "not a PDF (no %PDF header)"}]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("search", "正当防卫"), "nothing is indexed"),
+        (("ingest", "/no/such/folder"), "no such file or folder"),
+        (("search", "x", "--k", "0"), "Invalid value"),
+    ],
+)
+def test_errors_are_one_clear_line_without_traceback(tmp_path, args, message):
+    done = jianxue(*args, data_dir=tmp_path / "d", check=False)
+    assert done.returncode != 0
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_embedder_mismatch_is_explained(tmp_path):
+    data = tmp_path / "d"
+    jianxue("ingest", str(CORPUS / "materials" / "general"), data_dir=data, embedder="hash-64")
+    done = jianxue("search", "条文", data_dir=data, embedder="hash-32", check=False)
+    assert done.returncode == 1
+    assert "built with the embedder 'hash-64'" in done.stderr and "Traceback" not in done.stderr
