@@ -151,10 +151,31 @@ def read_pdf(data: bytes, settings: IngestSettings) -> Extracted:
         if type(exc).__module__.startswith("pypdf"):
             raise UnreadableFile(f"corrupt PDF: {type(exc).__name__}: {str(exc)[:120]}") from None
         raise
-    text = "\n".join(texts).replace("\r\n", "\n")
+    text = join_wrapped_lines("\n".join(texts).replace("\r\n", "\n"))
     if not text.strip():
         raise UnreadableFile("PDF has no extractable text (a scan? run OCR first)")
     return Extracted(text, None, title)
+
+
+_SENTENCE_END = tuple("。！？；：:!?;」』”）)】")
+
+
+def join_wrapped_lines(text: str) -> str:
+    """PDF text comes in visual lines; rejoin a sentence that a line break cut in two.
+
+    A line is continued when it ends in a comma-like mark, or when it is long (a full
+    printed line) and does not end a sentence.
+    """
+    out: list[str] = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if out and stripped and out[-1] and (
+            out[-1].endswith(("，", "、", ",")) or (len(out[-1]) >= 30 and not out[-1].endswith(_SENTENCE_END))
+        ):
+            out[-1] += stripped
+        else:
+            out.append(stripped)
+    return "\n".join(out)
 
 
 # --- DOCX -----------------------------------------------------------------------------

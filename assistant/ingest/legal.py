@@ -258,7 +258,7 @@ def parse_material_text(body: str, *, title: str, fallback_title: str) -> tuple[
         level, text = _heading_of(line)
         at_start = not units and not paragraphs and not headings
         if at_start and (level == 1 and (not found_title or text == found_title)
-                         or not found_title and not level and _title_like(line)):
+                         or not level and (line == found_title or not found_title and _title_like(line))):
             found_title = found_title or text
             continue
         if level:

@@ -224,3 +224,22 @@ def test_in_memory_bytes_io_not_needed():
     with pytest.raises(UnreadableFile, match="PDF"):
         read_docx(b"%PDF-1.4 fake", IngestSettings())
     assert io  # keep the import honest for readers: BytesIO is what the readers use
+
+
+def test_pdf_lines_cut_mid_sentence_are_joined():
+    from assistant.ingest.formats import join_wrapped_lines
+
+    text = "检察建议书应当写明案件来源、\n违法情形和建议内容。\n一、建议对象\n" + "甲" * 35 + "\n乙。"
+    assert join_wrapped_lines(text) == "检察建议书应当写明案件来源、违法情形和建议内容。\n一、建议对象\n" + "甲" * 35 + "乙。"
+
+
+def test_demo_corpus_binary_formats_load():
+    from tests.conftest import CORPUS
+
+    docx_doc = only_document(CORPUS / "materials" / "criminal" / "羁押必要性审查听证指引.docx")
+    assert docx_doc.title == "羁押必要性审查听证指引" and "公开听证" in docx_doc.tags
+    assert [u.locator for u in docx_doc.units][1:] == ["一、启动", "二、听证的适用", "三、审查结论"]
+    assert any("社会危险性 | 是否可能实施新的犯罪" in p for p in docx_doc.units[-1].paragraphs)  # tables are kept
+    pdf_doc = only_document(CORPUS / "materials" / "general" / "检察建议书制作要点.pdf")
+    assert pdf_doc.title == "检察建议书制作要点"
+    assert pdf_doc.units[0].paragraphs == ("本材料为检学演示语料（PDF 格式），演示导入文本型 PDF。",)
