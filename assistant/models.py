@@ -59,6 +59,7 @@ class Document:
     tags: tuple[str, ...] = ()
     guiding: bool = False
     encoding: str | None = None
+    cites: tuple[str, ...] = ()  # source ids of the provisions a case cites (相关规定)
 
     @property
     def authority(self) -> int:
@@ -70,7 +71,7 @@ class Document:
         """Hash of everything that decides this document's chunks and metadata."""
         h = hashlib.sha256()
         for part in (self.title, self.kind, self.line, self.version_date or "", *self.access, "|",
-                     *self.tags, "|", str(self.guiding)):
+                     *self.tags, "|", str(self.guiding), *self.cites):
             h.update(part.encode())
             h.update(b"\x1f")
         for unit in self.units:

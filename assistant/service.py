@@ -23,7 +23,10 @@ from assistant.index.store import VectorStore
 from assistant.ingest.loaders import LoadOptions
 from assistant.ingest.pipeline import Ingestor, IngestReport, Progress
 from assistant.models import Hit, Principal
-from assistant.retrieve import Retriever
+from assistant.index.catalog import Snapshot, open_snapshot, refresh_snapshot
+from assistant.index.hints import CitationHints, Example
+from assistant.index.keyword import LegalTokenizer, shared_tokenizer
+from assistant.retrieve import FusionWeights, Mode, Retriever
 
 
 class Assistant:
@@ -33,6 +36,52 @@ class Assistant:
         self._embedder = embedder
         self._store = store
         self._lock = threading.RLock()
+        self._snapshot: Snapshot | None = None
+        self._hints: tuple[int, CitationHints | None] | None = None
+
+    @property
+    def keyword_dir(self) -> Path:
+        return self.settings.data_dir / "keyword"
+
+    @cached_property
+    def tokenizer(self) -> LegalTokenizer:
+        return shared_tokenizer()
+
+    def snapshot(self) -> Snapshot:
+        """The catalog and keyword index of the latest committed generation (reloaded when stale)."""
+        generation = self.ledger.generation()
+        with self._lock:
+            if self._snapshot is None or self._snapshot.generation != generation:
+                self._snapshot = open_snapshot(self.ledger, self.keyword_dir, self.tokenizer)
+            return self._snapshot
+
+    def hints(self) -> CitationHints | None:
+        """Citation hints from ingested cases that cite provisions (built once per generation)."""
+        generation = self.ledger.generation()
+        with self._lock:
+            if self._hints is None or self._hints[0] != generation:
+                examples = []
+                for entry in self.ledger.load().values():
+                    if entry.cites and entry.state == COMMITTED:
+                        chunks = self.ledger.get_chunks(entry.chunk_ids).values()
+                        for section in (("要旨", "裁判要点"), ("基本案情",)):
+                            text = "\n".join(c.text for c in sorted(chunks, key=lambda c: c.ordinal)
+                                             if c.locator in section)
+                            if text:
+                                examples.append(Example(text, tuple(entry.cites)))
+                hints = CitationHints(examples, tokenizer=self.tokenizer, embedder=self.embedder()) if examples else None
+                self._hints = (generation, hints)
+            return self._hints[1]
+
+    def retriever(self, *, hints: CitationHints | None | bool = True, weights: FusionWeights | None = None) -> Retriever:
+        """The hybrid retriever; ``hints`` may be given (evaluations) or switched off (False)."""
+        if hints is True:
+            hint_source = self.hints
+        else:
+            fixed = hints or None
+            hint_source = lambda: fixed  # noqa: E731
+        return Retriever(embedder=self.embedder, store=self.store, ledger=self.ledger, snapshot=self.snapshot,
+                         tokenizer=self.tokenizer, hints=hint_source, weights=weights or FusionWeights())
 
     # -- parts, built once and lazily -----------------------------------------------------
 
@@ -90,7 +139,19 @@ class Assistant:
                 self.ledger.set_meta("embedder", f"{embedder.name}@{embedder.dim}")
             ingestor = Ingestor(embedder=self.embedder, store=store, ledger=self.ledger,
                                 settings=self.settings.ingest)
-            return ingestor.run(list(paths), options=options, prune=prune, progress=progress)
+            report = ingestor.run(list(paths), options=options, prune=prune, progress=progress)
+            saved = self._saved_keyword_generation()
+            if saved != self.ledger.generation():
+                self._snapshot = refresh_snapshot(self.ledger, self.keyword_dir, self.tokenizer)
+            return report
+
+    def _saved_keyword_generation(self) -> int | None:
+        import json
+
+        try:
+            return int(json.loads((self.keyword_dir / "manifest.json").read_text())["generation"])
+        except (OSError, ValueError, KeyError):
+            return None
 
     def stats(self) -> dict:
         entries = self.ledger.load().values()
@@ -117,12 +178,11 @@ class Assistant:
         }
 
     def search(self, query: str, *, principal: Principal, k: int | None = None, kinds: tuple[str, ...] = (),
-               lines: tuple[str, ...] = (), tags: tuple[str, ...] = ()) -> list[Hit]:
+               lines: tuple[str, ...] = (), tags: tuple[str, ...] = (), mode: Mode = "hybrid") -> list[Hit]:
         if self.ledger.get_meta("embedder") is None:
             raise CorpusError(f"nothing is indexed in {self.settings.data_dir} yet: run `jianxue ingest PATH` first")
-        retriever = Retriever(embedder=self.embedder, store=self.store, ledger=self.ledger)
-        return retriever.search(query, principal=principal, k=k or self.settings.search.k, kinds=kinds,
-                                lines=lines, tags=tags)
+        return self.retriever().search(query, principal=principal, k=k or self.settings.search.k, kinds=kinds,
+                                       lines=lines, tags=tags, mode=mode)
 
 
 def build_assistant(settings: Settings, **parts) -> Assistant:

@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import (JSON, Column, DateTime, Engine, Integer, MetaData, String, Table, Text, delete, func, insert,
-                        select, update)
+from sqlalchemy import (JSON, Column, DateTime, Engine, Integer, MetaData, String, Table, Text, bindparam, delete,
+                        func, insert, select, update)
 
 from assistant.models import Chunk, Kind, Line
 
@@ -33,6 +33,7 @@ documents = Table(
     Column("state", String(16), nullable=False),
     Column("chunk_ids", JSON, nullable=False, default=list),
     Column("pending_ids", JSON),
+    Column("cites", JSON),  # source ids a case cites in its 相关规定 (for citation hints)
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -54,6 +55,7 @@ chunks = Table(
     Column("access", JSON, nullable=False),
     Column("tags", JSON, nullable=False),
     Column("authority", Integer, nullable=False),
+    Column("tokens", Text),  # keyword tokens, filled by the keyword index on its next refresh
 )
 
 index_meta = Table(
@@ -79,6 +81,7 @@ class Entry:
     state: str
     chunk_ids: list[str]
     pending_ids: list[str] | None = None
+    cites: list[str] = field(default_factory=list)
 
     def known_ids(self) -> set[str]:
         """Every chunk id this document may have left in the store."""
@@ -111,6 +114,7 @@ class Ledger:
                 access=list(r["access"] or ()), encoding=r["encoding"], content_hash=r["content_hash"],
                 state=r["state"], chunk_ids=list(r["chunk_ids"] or ()),
                 pending_ids=list(r["pending_ids"]) if r["pending_ids"] is not None else None,
+                cites=list(r["cites"] or ()),
             )
             for r in rows
         }
@@ -150,8 +154,9 @@ class Ledger:
                 conn.execute(update(documents).where(documents.c.doc_id == e.doc_id).values(
                     source=e.source, title=e.title, kind=e.kind, line=e.line, access=e.access,
                     encoding=e.encoding, content_hash=e.content_hash, state=COMMITTED,
-                    chunk_ids=p.new_ids, pending_ids=None, updated_at=now,
+                    chunk_ids=p.new_ids, pending_ids=None, cites=e.cites, updated_at=now,
                 ))
+            _bump_generation(conn)
 
     def mark_deleting(self, doc_ids: Iterable[str]) -> None:
         doc_ids = list(doc_ids)
@@ -166,6 +171,37 @@ class Ledger:
             with self.engine.begin() as conn:
                 conn.execute(delete(chunks).where(chunks.c.doc_id.in_(doc_ids)))
                 conn.execute(delete(documents).where(documents.c.doc_id.in_(doc_ids)))
+                _bump_generation(conn)
+
+    def generation(self) -> int:
+        """Goes up with every commit or removal: readers compare it to know they are fresh."""
+        return int(self.get_meta("generation") or 0)
+
+    def untokenised(self) -> list[Chunk]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(chunks).where(chunks.c.tokens.is_(None))).mappings().all()
+        return [_chunk_from_row(r) for r in rows]
+
+    def set_tokens(self, tokens: dict[str, str]) -> None:
+        if tokens:
+            with self.engine.begin() as conn:
+                conn.execute(update(chunks).where(chunks.c.chunk_id == bindparam("cid")).values(tokens=bindparam("tok")),
+                             [{"cid": k, "tok": v} for k, v in tokens.items()])
+
+    def catalog_rows(self) -> list[dict]:
+        """Every committed chunk's id, filter fields and keyword tokens, in a stable order."""
+        cols = [chunks.c.chunk_id, chunks.c.doc_id, chunks.c.source_id, chunks.c.kind, chunks.c.line,
+                chunks.c.access, chunks.c.tags, chunks.c.authority, chunks.c.version_date, chunks.c.tokens]
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(select(*cols).order_by(chunks.c.chunk_id)).mappings()]
+
+    def chunks_by_source(self, source_ids: Sequence[str]) -> list[Chunk]:
+        if not source_ids:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(chunks).where(chunks.c.source_id.in_(list(source_ids)))
+                                .order_by(chunks.c.doc_id, chunks.c.ordinal)).mappings().all()
+        return [_chunk_from_row(r) for r in rows]
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         """Committed chunks by id (ids of unfinished writes are simply absent)."""
@@ -192,12 +228,20 @@ class Ledger:
                 conn.execute(insert(index_meta).values(key=key, value=value))
 
 
+def _bump_generation(conn) -> None:
+    current = conn.execute(select(index_meta.c.value).where(index_meta.c.key == "generation")).scalar()
+    if current is None:
+        conn.execute(insert(index_meta).values(key="generation", value="1"))
+    else:
+        conn.execute(update(index_meta).where(index_meta.c.key == "generation").values(value=str(int(current) + 1)))
+
+
 def _chunk_row(c: Chunk) -> dict:
     return {
         "chunk_id": c.chunk_id, "doc_id": c.doc_id, "ordinal": c.ordinal, "locator": c.locator,
         "citation": c.citation, "source_id": c.source_id, "text": c.text, "kind": c.kind.value,
         "line": c.line.value, "title": c.title, "breadcrumb": list(c.breadcrumb), "version_date": c.version_date,
-        "access": list(c.access), "tags": list(c.tags), "authority": c.authority,
+        "access": list(c.access), "tags": list(c.tags), "authority": c.authority, "tokens": None,
     }
 
 

@@ -222,6 +222,7 @@ def _case_document(record: dict, *, source: str, options: LoadOptions) -> Docume
         access=options.access or (),
         tags=keywords,
         guiding=True,
+        cites=tuple(str(c) for c in record.get("gold_article_ids") or ()),
     )
 
 

@@ -121,7 +121,7 @@ class Ingestor:
         entry = Entry(
             doc_id=doc.doc_id, source=source, title=doc.title, kind=doc.kind.value, line=doc.line.value,
             access=list(doc.access), encoding=doc.encoding, content_hash=content_hash, state=COMMITTED,
-            chunk_ids=new_ids,
+            chunk_ids=new_ids, cites=list(doc.cites),
         )
         return _Plan(
             planned=Planned(entry=entry, chunks=chunks),

@@ -1,0 +1,117 @@
+"""An in-memory view of every committed chunk: filter masks, article lookup, keyword index.
+
+Built from the ledger for one generation; :func:`open_snapshot` reloads when the ledger
+moved on, so a reader never serves an index older than what was committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.index.keyword import KeywordIndex, LegalTokenizer
+from assistant.index.ledger import Ledger
+from assistant.index.store import SearchFilter
+from assistant.models import Chunk
+
+
+def keyword_text(chunk: Chunk) -> str:
+    """What BM25 sees: the citation and the headings around the text give it its law and topic."""
+    return " ".join((chunk.citation, *chunk.breadcrumb[1:], chunk.text))
+
+
+@dataclass
+class Catalog:
+    ids: list[str]
+    kinds: np.ndarray
+    lines: np.ndarray
+    authority: np.ndarray
+    access: list[tuple[str, ...]]
+    tags: list[tuple[str, ...]]
+    source_ids: list[str | None]
+    by_source: dict[str, list[int]]
+    row_of: dict[str, int]
+
+    @classmethod
+    def from_rows(cls, rows: list[dict]) -> "Catalog":
+        by_source: dict[str, list[int]] = {}
+        for i, r in enumerate(rows):
+            if r["source_id"]:
+                by_source.setdefault(r["source_id"], []).append(i)
+        return cls(
+            ids=[r["chunk_id"] for r in rows],
+            kinds=np.array([r["kind"] for r in rows], dtype=object),
+            lines=np.array([r["line"] for r in rows], dtype=object),
+            authority=np.array([r["authority"] for r in rows], dtype=np.int16),
+            access=[tuple(r["access"] or ()) for r in rows],
+            tags=[tuple(r["tags"] or ()) for r in rows],
+            source_ids=[r["source_id"] for r in rows],
+            by_source=by_source,
+            row_of={r["chunk_id"]: i for i, r in enumerate(rows)},
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def mask(self, where: SearchFilter) -> np.ndarray:
+        """True for every chunk the filter lets through (access first: it is never optional)."""
+        keep = np.ones(len(self.ids), dtype=bool)
+        if where.departments is not None:
+            allowed = set(where.departments)
+            verdict: dict[tuple[str, ...], bool] = {}
+            keep &= np.fromiter(
+                (verdict.setdefault(a, not a or bool(allowed.intersection(a))) for a in self.access),
+                dtype=bool, count=len(self.access))
+        if where.kinds:
+            keep &= np.isin(self.kinds, list(where.kinds))
+        if where.lines:
+            keep &= np.isin(self.lines, list(where.lines))
+        if where.tags:
+            wanted = set(where.tags)
+            keep &= np.fromiter((bool(wanted.intersection(t)) for t in self.tags), dtype=bool, count=len(self.tags))
+        return keep
+
+
+@dataclass
+class Snapshot:
+    generation: int
+    catalog: Catalog
+    keyword: KeywordIndex
+
+
+def _tokenise_missing(rows: list[dict], ledger: Ledger, tokenizer: LegalTokenizer, *, store: bool) -> None:
+    missing = [r["chunk_id"] for r in rows if r["tokens"] is None]
+    if not missing:
+        return
+    chunks = ledger.get_chunks(missing)
+    tokens = {cid: " ".join(tokenizer.tokens(keyword_text(chunk))) for cid, chunk in chunks.items()}
+    for r in rows:
+        if r["tokens"] is None:
+            r["tokens"] = tokens.get(r["chunk_id"], "")
+    if store:
+        ledger.set_tokens(tokens)
+
+
+def refresh_snapshot(ledger: Ledger, folder: Path, tokenizer: LegalTokenizer) -> Snapshot:
+    """Writer side, after an ingest: tokenise new chunks, rebuild BM25, save it with its generation."""
+    generation = ledger.generation()
+    rows = ledger.catalog_rows()
+    _tokenise_missing(rows, ledger, tokenizer, store=True)
+    keyword = KeywordIndex.build([r["chunk_id"] for r in rows], [r["tokens"].split() for r in rows],
+                                 generation=generation)
+    keyword.save(folder)
+    return Snapshot(generation, Catalog.from_rows(rows), keyword)
+
+
+def open_snapshot(ledger: Ledger, folder: Path, tokenizer: LegalTokenizer) -> Snapshot:
+    """Reader side: the saved keyword index when it matches the ledger, else one built in memory."""
+    generation = ledger.generation()
+    rows = ledger.catalog_rows()
+    keyword = KeywordIndex.load(folder)
+    if keyword is None or keyword.generation != generation or keyword.ids != [r["chunk_id"] for r in rows]:
+        _tokenise_missing(rows, ledger, tokenizer, store=False)
+        keyword = KeywordIndex.build([r["chunk_id"] for r in rows], [r["tokens"].split() for r in rows],
+                                     generation=generation)
+    return Snapshot(generation, Catalog.from_rows(rows), keyword)
