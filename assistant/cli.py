@@ -99,18 +99,33 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="What to look for, in plain Chinese.")],
+    query: Annotated[Optional[str], typer.Argument(help="What to look for, in plain Chinese.", show_default=False)] = None,
     k: Annotated[Optional[int], typer.Option("--k", min=1, max=100, help="How many hits.")] = None,
     kind: Annotated[Optional[list[Kind]], typer.Option(help="Only these kinds (repeatable).")] = None,
     line: Annotated[Optional[list[Line]], typer.Option(help="Only these lines (repeatable).")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option(help="Only documents with one of these tags (repeatable).")] = None,
     as_dept: Annotated[Optional[list[str]], typer.Option(
         "--as-dept", help="Search as a member of this department (repeatable); default sees everything.")] = None,
+    queries: Annotated[Optional[Path], typer.Option(
+        "--queries", help="A JSONL file of {qid, query} lines: answer them all in one process (JSON lines out).")] = None,
+    mode: Annotated[str, typer.Option(help="hybrid (default), keyword or vector.")] = "hybrid",
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
 ) -> None:
-    """Search the index and show the passages with their citations."""
+    """Search the index (keywords + vectors + article references) and show passages with citations."""
+    if (query is None) == (queries is None):
+        raise typer.BadParameter("give either a QUERY or --queries FILE")
+    if mode not in ("hybrid", "keyword", "vector"):
+        raise typer.BadParameter("--mode must be hybrid, keyword or vector")
     principal = Principal(user="cli", role="learner", departments=tuple(as_dept)) if as_dept else Principal.local_admin()
-    hits = _assistant().search(query, principal=principal, k=k,
-                               kinds=tuple(x.value for x in kind or ()), lines=tuple(x.value for x in line or ()))
+    assistant = _assistant()
+    narrowing = dict(k=k, kinds=tuple(x.value for x in kind or ()), lines=tuple(x.value for x in line or ()),
+                     tags=tuple(tag or ()), mode=mode)
+    if queries is not None:
+        for qid, text in _read_queries(queries):
+            hits = assistant.search(text, principal=principal, **narrowing)
+            _print_json({"qid": qid, "query": text, "hits": [h.to_dict() for h in hits]})
+        return
+    hits = assistant.search(query, principal=principal, **narrowing)
     if as_json:
         _print_json({"query": query, "hits": [h.to_dict() for h in hits]})
         return
@@ -121,6 +136,64 @@ def search(
         out.print(f"[bold]{hit.rank:>2}. {c.citation}[/]  [dim]{hit.score:.3f} · {c.kind.value} · {c.line.value}[/]")
         text = c.text.replace("\n", " ")
         out.print("    " + (text[:160] + "…" if len(text) > 160 else text), markup=False, highlight=False)
+
+
+def _read_queries(path: Path):
+    from assistant.errors import CorpusError
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"cannot read {path}: {exc}") from None
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+            yield str(row["qid"]), str(row["query"])
+        except (ValueError, KeyError, TypeError):
+            raise CorpusError(f"{path}:{number}: each line must be a JSON object with 'qid' and 'query'") from None
+
+
+@app.command()
+def learn(
+    paths: Annotated[list[Path], typer.Argument(help="JSONL files of labelled examples.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Learn citation hints from labelled examples (question or facts -> the articles they need)."""
+    summary = _assistant().learn(paths)
+    if as_json:
+        _print_json(summary)
+    else:
+        out.print(f"examples: {summary['added']} new of {summary['read']} read · {summary['total']} in total")
+
+
+eval_app = typer.Typer(help="Evaluations against the current index.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    dataset: Annotated[Path, typer.Option("--dataset", help="JSONL with gold_article_ids (stard, CAIL or guiding-case shape).")],
+    k: Annotated[int, typer.Option("--k", min=10, max=100, help="Chunks fetched per query.")] = 40,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """recall@1/5/10, MRR@10 and nDCG@10 at the article level on a labelled dataset."""
+    from assistant.evaluation import mean, metrics, queries_from_file, unique_sources
+
+    assistant = _assistant()
+    admin = Principal.local_admin()
+    results = {}
+    for name, queries in queries_from_file(dataset).items():
+        rows = [metrics(unique_sources(h.chunk.source_id for h in assistant.search(q.text, principal=admin, k=k)),
+                        q.gold) for q in queries]
+        results[name] = {"queries": len(rows), **mean(rows)}
+    if as_json:
+        _print_json(results)
+        return
+    for name, m in results.items():
+        out.print(f"{name} ({m['queries']} queries): " + ", ".join(
+            f"{key} {value:.3f}" for key, value in m.items() if key != "queries"))
 
 
 @app.command()

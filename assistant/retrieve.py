@@ -8,7 +8,7 @@ applied to every candidate list before fusion.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import numpy as np
@@ -20,6 +20,7 @@ from assistant.index.keyword import LegalTokenizer, lay_terms
 from assistant.index.ledger import Ledger
 from assistant.index.store import SearchFilter, VectorStore
 from assistant.models import Chunk, Hit, Principal
+from assistant.rank import Ranker, features
 from assistant.references import ReferenceResolver
 
 Mode = Literal["hybrid", "keyword", "vector"]
@@ -69,7 +70,8 @@ class Retriever:
     def __init__(self, *, embedder: Callable[[], Embedder], store: VectorStore, ledger: Ledger,
                  snapshot: Callable[[], Snapshot], tokenizer: LegalTokenizer,
                  hints: Callable[[], CitationHints | None] = lambda: None,
-                 weights: FusionWeights = FusionWeights(), reranker: Reranker | None = None) -> None:
+                 weights: FusionWeights = FusionWeights(), ranker: Ranker | None = None,
+                 reranker: Reranker | None = None) -> None:
         self._embedder = embedder
         self.store = store
         self.ledger = ledger
@@ -77,6 +79,7 @@ class Retriever:
         self.tokenizer = tokenizer
         self._hints = hints
         self.weights = weights
+        self.ranker = ranker
         self.reranker = reranker
 
     def search(self, query: str, *, principal: Principal, k: int = 8, kinds: tuple[str, ...] = (),
@@ -84,58 +87,61 @@ class Retriever:
         query = query.strip()
         if not query:
             return []
-        snap = self._snapshot()
-        catalog = snap.catalog
         where = SearchFilter.for_principal(principal, kinds=kinds, lines=lines, tags=tags)
-        mask = catalog.mask(where)
-        w = self.weights
-        lists: list[tuple[float, list[int], dict[int, float]]] = []
-        tokens = expand_query(query, self.tokenizer.tokens(query))
-
-        if mode in ("hybrid", "keyword"):
-            scores = snap.keyword.scores(tokens, mask.astype(np.float32))
-            top = _top(scores, w.candidates)
-            lists.append((w.keyword, top, {i: float(scores[i]) for i in top}))
-        vector = None
-        if mode in ("hybrid", "vector"):
-            vector = self._embedder().embed_query(query)
-            rows = self._vector_rows(vector, catalog, mask, where, w.candidates)
-            lists.append((w.vector if mode == "hybrid" else 1.0, [r for r, _ in rows], dict(rows)))
-        hints = self._hints() if mode == "hybrid" else None
-        if hints is not None and len(hints):
-            votes = hints.suggest(tokens, vector)
-            ranked = [(catalog.by_source[s], v) for s, v in sorted(votes.items(), key=lambda kv: -kv[1])
-                      if s in catalog.by_source]
-            rows = [(row, v) for group, v in ranked for row in group if mask[row]][: w.candidates]
-            lists.append((w.hints, [r for r, _ in rows], dict(rows)))
-
-        fused: dict[int, float] = {}
-        parts: dict[int, dict[str, float]] = {}
-        for name, (weight, ranked_rows, raw) in zip(("keyword", "vector", "hints") if mode == "hybrid"
-                                                     else (mode,), lists, strict=False):
-            for rank, row in enumerate(ranked_rows):
-                fused[row] = fused.get(row, 0.0) + weight / (w.rrf_k + rank + 1)
-                parts.setdefault(row, {})[name] = raw[row]
-        direct = [row for source_id in self._references(query, catalog)
-                  for row in catalog.by_source.get(source_id, ()) if mask[row]]
-        order = sorted(fused, key=lambda r: (-round(fused[r], 9), int(catalog.authority[r])))
-        order = list(dict.fromkeys(direct + order))[: max(k, 1) * (3 if self.reranker else 1)]
+        found = self.candidates(query, where=where, mode=mode)
+        catalog = found.catalog
+        if mode == "hybrid" and self.ranker is not None and found.rows:
+            scores = dict(zip(found.rows, self.ranker.for_query(query).score(found.features()).tolist(), strict=True))
+        else:
+            scores = found.rrf(self.weights, mode)
+        order = sorted(scores, key=lambda r: (-round(scores[r], 9), int(catalog.authority[r])))
+        order = list(dict.fromkeys(found.direct + order))[: max(k, 1) * (3 if self.reranker else 1)]
         chunks = self.ledger.get_chunks([catalog.ids[r] for r in order])
         results = [(r, chunks[catalog.ids[r]]) for r in order if catalog.ids[r] in chunks]
         if self.reranker is not None and results:
-            scores = self.reranker.rerank(query, [c for _, c in results])
-            pinned = [x for x in results if x[0] in direct]
-            rest = sorted((x for x in results if x[0] not in direct), key=lambda x: -scores[results.index(x)])
-            results = pinned + rest
+            rerank = dict(zip((r for r, _ in results), self.reranker.rerank(query, [c for _, c in results]), strict=True))
+            results.sort(key=lambda x: (x[0] not in found.direct, -rerank[x[0]]))
         hits = []
         for rank, (row, chunk) in enumerate(results[:k], start=1):
-            detail = dict(parts.get(row, {}))
-            if row in direct:
+            detail = {name: signal[row][1] for name, signal in found.signals().items() if row in signal}
+            if row in found.direct:
                 detail["reference"] = 1.0
-            detail["fused"] = fused.get(row, 0.0)
-            hits.append(Hit(chunk=chunk, score=1.0 if row in direct else fused.get(row, 0.0), rank=rank,
-                            scores=detail))
+            detail["fused"] = scores.get(row, 0.0)
+            hits.append(Hit(chunk=chunk, score=scores.get(row, 0.0), rank=rank, scores=detail))
         return hits
+
+    def candidates(self, query: str, *, where: SearchFilter, mode: Mode = "hybrid") -> "Candidates":
+        """Every signal's candidates (rank and raw score per catalog row) that pass ``where``."""
+        snap = self._snapshot()
+        catalog = snap.catalog
+        mask = catalog.mask(where)
+        n = self.weights.candidates
+        found = Candidates(catalog=catalog)
+        tokens = expand_query(query, self.tokenizer.tokens(query))
+        if mode in ("hybrid", "keyword"):
+            scores = snap.keyword.scores(tokens, mask.astype(np.float32))
+            found.keyword = {row: (rank, float(scores[row])) for rank, row in enumerate(_top(scores, n))}
+        vector = None
+        if mode in ("hybrid", "vector"):
+            vector = self._embedder().embed_query(query)
+            found.vector = {row: (rank, score) for rank, (row, score)
+                            in enumerate(self._vector_rows(vector, catalog, mask, where, n))}
+        hints = self._hints() if mode == "hybrid" else None
+        if hints is not None and len(hints):
+            vector = vector if vector is not None else self._embedder().embed_query(query)
+            votes = hints.suggest(tokens, vector, query=query)
+            ranked = sorted(((s, v) for s, v in votes.items() if s in catalog.by_source), key=lambda kv: -kv[1])[:n]
+            for rank, (source_id, vote) in enumerate(ranked):
+                for row in catalog.by_source[source_id]:
+                    if mask[row]:
+                        found.hints[row] = (rank, vote)
+            found.article_prior = {row: hints.article_counts.get(catalog.source_ids[row] or "", 0) for row in found.rows}
+            found.law_prior = {row: hints.law_counts.get((catalog.source_ids[row] or "").split("#", 1)[0], 0)
+                               for row in found.rows}
+        if mode == "hybrid":
+            found.direct = [row for source_id in self._references(query, catalog)
+                            for row in catalog.by_source.get(source_id, ()) if mask[row]]
+        return found
 
     def _references(self, query: str, catalog) -> list[str]:
         laws = {sid.split("#", 1)[0] for sid in catalog.by_source if "#" in sid}
@@ -158,6 +164,40 @@ class Retriever:
             if row is not None and mask[row]:
                 out.append((row, score))
         return out
+
+
+@dataclass
+class Candidates:
+    catalog: object
+    keyword: dict[int, tuple[int, float]] = field(default_factory=dict)
+    vector: dict[int, tuple[int, float]] = field(default_factory=dict)
+    hints: dict[int, tuple[int, float]] = field(default_factory=dict)
+    article_prior: dict[int, int] = field(default_factory=dict)
+    law_prior: dict[int, int] = field(default_factory=dict)
+    direct: list[int] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[int]:
+        return list(dict.fromkeys([*self.keyword, *self.vector, *self.hints]))
+
+    def signals(self) -> dict[str, dict[int, tuple[int, float]]]:
+        return {"keyword": self.keyword, "vector": self.vector, "hints": self.hints}
+
+    def features(self) -> np.ndarray:
+        rows = self.rows
+        return features(rows, keyword=self.keyword, vector=self.vector, hints=self.hints,
+                        article_prior=self.article_prior, law_prior=self.law_prior,
+                        authority={r: int(self.catalog.authority[r]) for r in rows},
+                        law_of={r: (self.catalog.source_ids[r] or "").split("#", 1)[0] for r in rows})
+
+    def rrf(self, w: FusionWeights, mode: Mode) -> dict[int, float]:
+        weights = {"keyword": w.keyword, "vector": w.vector, "hints": w.hints} if mode == "hybrid" else \
+            {"keyword": 1.0, "vector": 1.0, "hints": 0.0}
+        fused: dict[int, float] = {}
+        for name, signal in self.signals().items():
+            for row, (rank, _) in signal.items():
+                fused[row] = fused.get(row, 0.0) + weights[name] / (w.rrf_k + rank + 1)
+        return fused
 
 
 def _top(scores: np.ndarray, n: int) -> list[int]:

@@ -26,6 +26,7 @@ from assistant.models import Hit, Principal
 from assistant.index.catalog import Snapshot, open_snapshot, refresh_snapshot
 from assistant.index.hints import CitationHints, Example
 from assistant.index.keyword import LegalTokenizer, shared_tokenizer
+from assistant.rank import Ranker, default_ranker
 from assistant.retrieve import FusionWeights, Mode, Retriever
 
 
@@ -37,7 +38,7 @@ class Assistant:
         self._store = store
         self._lock = threading.RLock()
         self._snapshot: Snapshot | None = None
-        self._hints: tuple[int, CitationHints | None] | None = None
+        self._hints: tuple[tuple, CitationHints | None] | None = None
 
     @property
     def keyword_dir(self) -> Path:
@@ -56,32 +57,47 @@ class Assistant:
             return self._snapshot
 
     def hints(self) -> CitationHints | None:
-        """Citation hints from ingested cases that cite provisions (built once per generation)."""
-        generation = self.ledger.generation()
+        """Citation hints from ingested cases that cite provisions and from learned examples
+        (built once per ledger generation)."""
+        key = (self.ledger.generation(), self.ledger.get_meta("examples"))
         with self._lock:
-            if self._hints is None or self._hints[0] != generation:
-                examples = []
+            if self._hints is None or self._hints[0] != key:
+                examples = [Example(text, tuple(cites)) for text, cites in self.ledger.load_examples()]
                 for entry in self.ledger.load().values():
                     if entry.cites and entry.state == COMMITTED:
-                        chunks = self.ledger.get_chunks(entry.chunk_ids).values()
+                        chunks = sorted(self.ledger.get_chunks(entry.chunk_ids).values(), key=lambda c: c.ordinal)
                         for section in (("要旨", "裁判要点"), ("基本案情",)):
-                            text = "\n".join(c.text for c in sorted(chunks, key=lambda c: c.ordinal)
-                                             if c.locator in section)
+                            text = "\n".join(c.text for c in chunks if c.locator in section)
                             if text:
                                 examples.append(Example(text, tuple(entry.cites)))
                 hints = CitationHints(examples, tokenizer=self.tokenizer, embedder=self.embedder()) if examples else None
-                self._hints = (generation, hints)
+                self._hints = (key, hints)
             return self._hints[1]
 
-    def retriever(self, *, hints: CitationHints | None | bool = True, weights: FusionWeights | None = None) -> Retriever:
-        """The hybrid retriever; ``hints`` may be given (evaluations) or switched off (False)."""
+    def learn(self, paths: Sequence[Path]) -> dict:
+        """Store labelled examples (question or facts -> cited articles) as citation hints."""
+        from assistant.evaluation import labelled_examples
+
+        items = []
+        for path in paths:
+            if not path.is_file():
+                raise CorpusError(f"no such file: {path}")
+            items += [(text, cites, str(path)) for text, cites in labelled_examples(path)]
+        added = self.ledger.add_examples(items)
+        return {"read": len(items), "added": added, "total": len(self.ledger.load_examples())}
+
+    def retriever(self, *, hints: CitationHints | None | bool = True, weights: FusionWeights | None = None,
+                  ranker: Ranker | None | bool = True) -> Retriever:
+        """The hybrid retriever; ``hints`` and ``ranker`` may be given (evaluations) or switched off (False)."""
         if hints is True:
             hint_source = self.hints
         else:
             fixed = hints or None
             hint_source = lambda: fixed  # noqa: E731
+        chosen = default_ranker() if ranker is True else (ranker or None)
         return Retriever(embedder=self.embedder, store=self.store, ledger=self.ledger, snapshot=self.snapshot,
-                         tokenizer=self.tokenizer, hints=hint_source, weights=weights or FusionWeights())
+                         tokenizer=self.tokenizer, hints=hint_source, weights=weights or FusionWeights(),
+                         ranker=chosen)
 
     # -- parts, built once and lazily -----------------------------------------------------
 

@@ -127,3 +127,43 @@ def test_embedder_mismatch_is_explained(tmp_path):
     done = jianxue("search", "条文", data_dir=data, embedder="hash-32", check=False)
     assert done.returncode == 1
     assert "built with the embedder 'hash-64'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_batch_queries_one_process(tmp_path):
+    data = tmp_path / "data"
+    jianxue("ingest", str(CORPUS), data_dir=data)
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"qid": "a", "query": "正当防卫的限度"}\n{"qid": "b", "query": "诉前检察建议的回复期限"}\n',
+                       encoding="utf-8")
+    lines = jianxue("search", "--queries", str(queries), "--k", "3", "--json", data_dir=data).stdout.splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["qid"] for r in rows] == ["a", "b"]
+    assert all(len(r["hits"]) == 3 and r["hits"][0]["citation"] for r in rows)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1}\n', encoding="utf-8")
+    done = jianxue("search", "--queries", str(bad), data_dir=data, check=False)
+    assert done.returncode == 1 and "'qid' and 'query'" in done.stderr
+
+
+def test_learn_and_eval_retrieval(tmp_path, statute_records):
+    from tests.conftest import write_jsonl
+
+    data = tmp_path / "data"
+    laws = write_jsonl(tmp_path / "laws.jsonl", [r for r in statute_records if r["law_short"] in ("刑法", "刑事诉讼法")])
+    jianxue("ingest", str(laws), data_dir=data)
+    labelled = write_jsonl(tmp_path / "train.jsonl", [
+        {"qid": "t1", "question": "正当防卫超过限度怎么处理", "gold_article_ids": ["刑法#第二十条"]},
+        {"qid": "t2", "question": "醉酒开车会怎么样", "gold_article_ids": ["刑法#第一百三十三条之一"]},
+    ])
+    learned = json.loads(jianxue("learn", str(labelled), "--json", data_dir=data).stdout)
+    assert learned == {"read": 2, "added": 2, "total": 2}
+    assert json.loads(jianxue("learn", str(labelled), "--json", data_dir=data).stdout)["added"] == 0
+    dataset = write_jsonl(tmp_path / "dev.jsonl", [
+        {"qid": "d1", "question": "刑法第二十条", "gold_article_ids": ["刑法#第二十条"]},
+        {"qid": "d2", "question": "刑诉法第一百七十六条", "gold_article_ids": ["刑事诉讼法#第一百七十六条"]},
+    ])
+    result = json.loads(jianxue("eval", "retrieval", "--dataset", str(dataset), "--json", data_dir=data).stdout)
+    assert result["dev"]["queries"] == 2
+    assert result["dev"]["recall@1"] == 1.0 and result["dev"]["mrr@10"] == 1.0
+    human = jianxue("eval", "retrieval", "--dataset", str(dataset), data_dir=data).stdout
+    assert "dev (2 queries): recall@1 1.000" in human

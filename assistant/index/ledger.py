@@ -58,6 +58,15 @@ chunks = Table(
     Column("tokens", Text),  # keyword tokens, filled by the keyword index on its next refresh
 )
 
+examples = Table(
+    "learned_examples",
+    metadata,
+    Column("example_id", String(64), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("cites", JSON, nullable=False),
+    Column("source", Text, nullable=False),
+)
+
 index_meta = Table(
     "index_meta",
     metadata,
@@ -217,6 +226,32 @@ class Ledger:
     def chunk_count(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(chunks)).scalar_one()
+
+    def add_examples(self, items: Sequence[tuple[str, Sequence[str], str]]) -> int:
+        """Store labelled examples (text, cited source ids, where from); returns how many were new."""
+        import hashlib
+
+        rows = {hashlib.sha256(text.strip().encode()).hexdigest()[:32]: (text.strip(), list(cites), source)
+                for text, cites, source in items if text.strip() and cites}
+        with self.engine.begin() as conn:
+            known = set()
+            ids = list(rows)
+            for start in range(0, len(ids), 500):
+                known |= set(conn.execute(select(examples.c.example_id)
+                                          .where(examples.c.example_id.in_(ids[start:start + 500]))).scalars())
+            fresh = [{"example_id": i, "text": t, "cites": c, "source": s} for i, (t, c, s) in rows.items() if i not in known]
+            if fresh:
+                conn.execute(insert(examples), fresh)
+                current = conn.execute(select(index_meta.c.value).where(index_meta.c.key == "examples")).scalar()
+                if current is None:
+                    conn.execute(insert(index_meta).values(key="examples", value="1"))
+                else:
+                    conn.execute(update(index_meta).where(index_meta.c.key == "examples").values(value=str(int(current) + 1)))
+        return len(fresh)
+
+    def load_examples(self) -> list[tuple[str, list[str]]]:
+        with self.engine.connect() as conn:
+            return [(r.text, list(r.cites)) for r in conn.execute(select(examples.c.text, examples.c.cites))]
 
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:

@@ -1,0 +1,91 @@
+"""Retrieval metrics at the source_id level, and the query files they run on.
+
+Used by ``jianxue eval retrieval`` and by evals/retrieval.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+KS = (1, 5, 10)
+
+
+@dataclass(frozen=True)
+class Query:
+    qid: str
+    text: str
+    gold: tuple[str, ...]
+    item: str  # the labelled item this query comes from (for cross-validation)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def queries_from_file(path: Path) -> dict[str, list[Query]]:
+    """Query sets in a file, by schema: stard-like, CAIL-like, or guiding-case retrieval (two sets)."""
+    rows = read_jsonl(path)
+    if not rows:
+        return {}
+    first = rows[0]
+    if "query_key_points" in first:
+        return {
+            "gc_key_points": [Query(r["qid"], r["query_key_points"], tuple(r["gold_article_ids"]), r["case_id"]) for r in rows],
+            "gc_facts": [Query(r["qid"] + ":facts", r["query_facts"], tuple(r["gold_article_ids"]), r["case_id"]) for r in rows],
+        }
+    field = "question" if "question" in first else "fact" if "fact" in first else "query"
+    name = path.stem
+    return {name: [Query(str(r["qid"]), r[field], tuple(r["gold_article_ids"]), str(r["qid"]))
+                   for r in rows if r.get("gold_article_ids")]}
+
+
+
+def metrics(ranked: list[str], gold: Iterable[str]) -> dict[str, float]:
+    gold = set(gold)
+    out = {f"recall@{k}": len(gold & set(ranked[:k])) / len(gold) for k in KS}
+    first = next((i for i, s in enumerate(ranked[:10]) if s in gold), None)
+    out["mrr@10"] = 0.0 if first is None else 1.0 / (first + 1)
+    dcg = sum(1.0 / math.log2(i + 2) for i, s in enumerate(ranked[:10]) if s in gold)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(gold), 10)))
+    out["ndcg@10"] = dcg / ideal if ideal else 0.0
+    return out
+
+
+def unique_sources(source_ids: Iterable[str | None], n: int = 10) -> list[str]:
+    out: list[str] = []
+    for s in source_ids:
+        if s and s not in out:
+            out.append(s)
+            if len(out) == n:
+                break
+    return out
+
+
+def mean(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {key: float(np.mean([r[key] for r in rows])) for key in rows[0]} if rows else {}
+
+
+def labelled_examples(path: Path) -> list[tuple[str, list[str]]]:
+    """(text, cited source ids) from a labelled file: stard-like questions, CAIL-like facts,
+    guiding cases (key points and facts), or generic {"text", "cites"} lines."""
+    from assistant.errors import CorpusError
+
+    out: list[tuple[str, list[str]]] = []
+    try:
+        rows = read_jsonl(path)
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"{path}: not a JSONL file of labelled examples ({exc})") from None
+    for row in rows:
+        cites = row.get("gold_article_ids") or row.get("cites") or []
+        if not isinstance(cites, list) or not cites:
+            continue
+        texts = [row.get(k) for k in ("question", "fact", "text", "key_points", "facts")]
+        out += [(t, [str(c) for c in cites]) for t in texts if isinstance(t, str) and t.strip()]
+    return out
