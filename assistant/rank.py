@@ -19,6 +19,7 @@ import numpy as np
 FEATURES = (
     "keyword_norm", "keyword_rr", "vector_sim", "vector_rr", "hint_norm", "hint_rr",
     "article_prior", "law_prior", "signals", "authority", "law_share", "hint_x_keyword", "hint_x_vector",
+    "hint_law_share",
 )
 
 
@@ -86,6 +87,16 @@ def features(rows: list[int], *, keyword: dict[int, tuple[int, float]], vector: 
     laws: dict[str, int] = {}
     for r in top:
         laws[law_of.get(r, "")] = laws.get(law_of.get(r, ""), 0) + 1
+    # the hint votes' own law share: neighbours citing 劳动合同法 point at that law even
+    # where the exact article differs
+    hint_laws: dict[str, float] = {}
+    seen_articles: set[tuple[str, int]] = set()
+    for r, (rank, vote) in hints.items():
+        key = (law_of.get(r, ""), rank)
+        if key not in seen_articles:
+            seen_articles.add(key)
+            hint_laws[key[0]] = hint_laws.get(key[0], 0.0) + vote
+    hint_total = sum(hint_laws.values()) or 1.0
     top_keyword = max((s for _, s in keyword.values()), default=0.0) or 1.0
     top_hint = max((s for _, s in hints.values()), default=0.0) or 1.0
     matrix = np.zeros((len(rows), len(FEATURES)), dtype=np.float64)
@@ -101,5 +112,6 @@ def features(rows: list[int], *, keyword: dict[int, tuple[int, float]], vector: 
             math.log1p(article_prior.get(row, 0)), math.log1p(law_prior.get(row, 0)),
             sum(r is not None for r in (k_rank, v_rank, h_rank)), authority.get(row, 4) / 4.0,
             laws.get(law_of.get(row, ""), 0) / max(len(top), 1), hint * k_score / top_keyword, hint * v_score,
+            hint_laws.get(law_of.get(row, ""), 0.0) / hint_total,
         )
     return matrix

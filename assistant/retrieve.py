@@ -21,7 +21,6 @@ from assistant.index.ledger import Ledger
 from assistant.index.store import SearchFilter, VectorStore
 from assistant.models import Chunk, Hit, Principal
 from assistant.rank import Ranker, features
-from assistant.references import ReferenceResolver
 
 Mode = Literal["hybrid", "keyword", "vector"]
 
@@ -32,7 +31,7 @@ class FusionWeights:
     vector: float = 0.5
     hints: float = 1.5
     rrf_k: int = 60
-    candidates: int = 100
+    candidates: int = 150
 
 
 class Reranker(Protocol):
@@ -144,8 +143,7 @@ class Retriever:
         return found
 
     def _references(self, query: str, catalog) -> list[str]:
-        laws = {sid.split("#", 1)[0] for sid in catalog.by_source if "#" in sid}
-        return ReferenceResolver(laws).resolve(query)
+        return catalog.references.resolve(query)
 
     def _vector_rows(self, vector: np.ndarray, catalog, mask: np.ndarray, where: SearchFilter,
                      n: int) -> list[tuple[int, float]]:

@@ -70,9 +70,23 @@ class Assistant:
                             text = "\n".join(c.text for c in chunks if c.locator in section)
                             if text:
                                 examples.append(Example(text, tuple(entry.cites)))
-                hints = CitationHints(examples, tokenizer=self.tokenizer, embedder=self.embedder()) if examples else None
-                self._hints = (key, hints)
+                self._hints = (key, self._cached_hints(examples) if examples else None)
             return self._hints[1]
+
+    def _cached_hints(self, examples: list[Example]) -> CitationHints:
+        folder = self.settings.data_dir / "hints"
+        name = self.settings.embedder.name if self._embedder is None else self._embedder.name
+        key = CitationHints.fingerprint(examples, name)
+        hints = CitationHints.load(folder, key, examples, tokenizer=self.tokenizer, embedder=self.embedder())
+        if hints is None:
+            hints = CitationHints(examples, tokenizer=self.tokenizer, embedder=self.embedder())
+            try:
+                for old in folder.glob("*"):
+                    old.unlink()
+                hints.save(folder, key)
+            except OSError:  # a read-only data directory still answers, it only recomputes
+                pass
+        return hints
 
     def learn(self, paths: Sequence[Path]) -> dict:
         """Store labelled examples (question or facts -> cited articles) as citation hints."""
@@ -83,7 +97,9 @@ class Assistant:
             if not path.is_file():
                 raise CorpusError(f"no such file: {path}")
             items += [(text, cites, str(path)) for text, cites in labelled_examples(path)]
-        added = self.ledger.add_examples(items)
+        with WriterLock(self.settings.data_dir, purpose="learn"):
+            added = self.ledger.add_examples(items)
+            self.hints()
         return {"read": len(items), "added": added, "total": len(self.ledger.load_examples())}
 
     def retriever(self, *, hints: CitationHints | None | bool = True, weights: FusionWeights | None = None,
@@ -159,6 +175,7 @@ class Assistant:
             saved = self._saved_keyword_generation()
             if saved != self.ledger.generation():
                 self._snapshot = refresh_snapshot(self.ledger, self.keyword_dir, self.tokenizer)
+            self.hints()  # embed new examples now, not in the first search
             return report
 
     def _saved_keyword_generation(self) -> int | None:

@@ -7,6 +7,7 @@ moved on, so a reader never serves an index older than what was committed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from assistant.index.keyword import KeywordIndex, LegalTokenizer
 from assistant.index.ledger import Ledger
 from assistant.index.store import SearchFilter
 from assistant.models import Chunk
+from assistant.references import ReferenceResolver
 
 
 def keyword_text(chunk: Chunk) -> str:
@@ -54,6 +56,11 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @cached_property
+    def references(self) -> ReferenceResolver:
+        """Resolves 刑法第二十条 and friends against the laws this catalog holds."""
+        return ReferenceResolver({sid.split("#", 1)[0] for sid in self.by_source if "#" in sid})
 
     def mask(self, where: SearchFilter) -> np.ndarray:
         """True for every chunk the filter lets through (access first: it is never optional)."""

@@ -26,9 +26,9 @@ class Example:
 
 class CitationHints:
     def __init__(self, examples: Sequence[Example], *, tokenizer: LegalTokenizer, embedder: Embedder,
-                 vectors: np.ndarray | None = None) -> None:
+                 vectors: np.ndarray | None = None, tokens: list[list[str]] | None = None) -> None:
         self.examples = [e for e in examples if e.cites and e.text.strip()]
-        self._tokens = [tokenizer.tokens(e.text) for e in self.examples]
+        self._tokens = tokens if tokens is not None else [tokenizer.tokens(e.text) for e in self.examples]
         self._keyword = KeywordIndex.build([str(i) for i in range(len(self.examples))], self._tokens, generation=0)
         if vectors is None:
             vectors = embedder.embed_documents([e.text[:2000] for e in self.examples]) if self.examples else \
@@ -44,6 +44,40 @@ class CitationHints:
 
     def __len__(self) -> int:
         return len(self.examples)
+
+    @staticmethod
+    def fingerprint(examples: Sequence[Example], embedder_name: str) -> str:
+        import hashlib
+
+        h = hashlib.sha256(embedder_name.encode())
+        for e in examples:
+            if e.cites and e.text.strip():
+                h.update(e.text.encode())
+                h.update("|".join(e.cites).encode())
+        return h.hexdigest()[:24]
+
+    def save(self, folder, key: str) -> None:
+        """Vectors and tokens on disk, so that a new process does not embed every example again."""
+        import json
+
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / f"{key}.npy", self._vectors)
+        (folder / f"{key}.tokens.json").write_text(json.dumps(self._tokens, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder, key: str, examples: Sequence[Example], *, tokenizer: LegalTokenizer,
+             embedder: Embedder) -> "CitationHints | None":
+        import json
+
+        try:
+            vectors = np.load(folder / f"{key}.npy")
+            tokens = json.loads((folder / f"{key}.tokens.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        kept = [e for e in examples if e.cites and e.text.strip()]
+        if len(kept) != len(vectors) or len(tokens) != len(kept):
+            return None
+        return cls(kept, tokenizer=tokenizer, embedder=embedder, vectors=vectors, tokens=tokens)
 
     def suggest(self, tokens: list[str], vector: np.ndarray, *, query: str = "", neighbours: int = 25,
                 rrf_k: int = 10) -> dict[str, float]:
