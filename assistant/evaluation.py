@@ -31,6 +31,20 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def queries_from_file(path: Path) -> dict[str, list[Query]]:
     """Query sets in a file, by schema: stard-like, CAIL-like, or guiding-case retrieval (two sets)."""
+    from assistant.errors import CorpusError
+
+    try:
+        sets = _queries(path)
+        if not any(sets.values()):
+            raise KeyError("gold_article_ids")
+        return sets
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"{path}: not a JSONL file ({exc})") from None
+    except (KeyError, TypeError, AttributeError):
+        raise CorpusError(f"{path}: each line needs qid, a question (or fact, or query) and gold_article_ids") from None
+
+
+def _queries(path: Path) -> dict[str, list[Query]]:
     rows = read_jsonl(path)
     if not rows:
         return {}
@@ -44,7 +58,6 @@ def queries_from_file(path: Path) -> dict[str, list[Query]]:
     name = path.stem
     return {name: [Query(str(r["qid"]), r[field], tuple(r["gold_article_ids"]), str(r["qid"]))
                    for r in rows if r.get("gold_article_ids")]}
-
 
 
 def metrics(ranked: list[str], gold: Iterable[str]) -> dict[str, float]:

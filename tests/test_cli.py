@@ -167,3 +167,12 @@ def test_learn_and_eval_retrieval(tmp_path, statute_records):
     assert result["dev"]["recall@1"] == 1.0 and result["dev"]["mrr@10"] == 1.0
     human = jianxue("eval", "retrieval", "--dataset", str(dataset), data_dir=data).stdout
     assert "dev (2 queries): recall@1 1.000" in human
+
+
+def test_eval_on_a_file_of_the_wrong_shape(tmp_path):
+    data = tmp_path / "data"
+    jianxue("ingest", str(CORPUS / "materials" / "general"), data_dir=data)
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text('{"question": "没有 qid 也没有 gold"}\n', encoding="utf-8")
+    done = jianxue("eval", "retrieval", "--dataset", str(wrong), data_dir=data, check=False)
+    assert done.returncode == 1 and "gold_article_ids" in done.stderr and "Traceback" not in done.stderr
