@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -106,6 +107,8 @@ def search(
     tag: Annotated[Optional[list[str]], typer.Option(help="Only documents with one of these tags (repeatable).")] = None,
     as_dept: Annotated[Optional[list[str]], typer.Option(
         "--as-dept", help="Search as a member of this department (repeatable); default sees everything.")] = None,
+    as_of: Annotated[Optional[str], typer.Option(
+        "--as-of", help="Only versions in force on this date (YYYY-MM-DD), where the date is known.")] = None,
     queries: Annotated[Optional[Path], typer.Option(
         "--queries", help="A JSONL file of {qid, query} lines: answer them all in one process (JSON lines out).")] = None,
     mode: Annotated[str, typer.Option(help="hybrid (default), keyword or vector.")] = "hybrid",
@@ -118,8 +121,10 @@ def search(
         raise typer.BadParameter("--mode must be hybrid, keyword or vector")
     principal = Principal(user="cli", role="learner", departments=tuple(as_dept)) if as_dept else Principal.local_admin()
     assistant = _assistant()
+    if as_of is not None and not re.fullmatch(r"\d{4}(-\d{2}){0,2}", as_of):
+        raise typer.BadParameter("--as-of takes a date such as 2021-03-01")
     narrowing = dict(k=k, kinds=tuple(x.value for x in kind or ()), lines=tuple(x.value for x in line or ()),
-                     tags=tuple(tag or ()), mode=mode)
+                     tags=tuple(tag or ()), as_of=as_of, mode=mode)
     if queries is not None:
         for qid, text in _read_queries(queries):
             hits = assistant.search(text, principal=principal, **narrowing)

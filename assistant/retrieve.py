@@ -82,11 +82,12 @@ class Retriever:
         self.reranker = reranker
 
     def search(self, query: str, *, principal: Principal, k: int = 8, kinds: tuple[str, ...] = (),
-               lines: tuple[str, ...] = (), tags: tuple[str, ...] = (), mode: Mode = "hybrid") -> list[Hit]:
+               lines: tuple[str, ...] = (), tags: tuple[str, ...] = (), as_of: str | None = None,
+               mode: Mode = "hybrid") -> list[Hit]:
         query = query.strip()
         if not query:
             return []
-        where = SearchFilter.for_principal(principal, kinds=kinds, lines=lines, tags=tags)
+        where = SearchFilter.for_principal(principal, kinds=kinds, lines=lines, tags=tags, as_of=as_of)
         found = self.candidates(query, where=where, mode=mode)
         catalog = found.catalog
         if mode == "hybrid" and self.ranker is not None and found.rows:

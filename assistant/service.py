@@ -211,11 +211,12 @@ class Assistant:
         }
 
     def search(self, query: str, *, principal: Principal, k: int | None = None, kinds: tuple[str, ...] = (),
-               lines: tuple[str, ...] = (), tags: tuple[str, ...] = (), mode: Mode = "hybrid") -> list[Hit]:
+               lines: tuple[str, ...] = (), tags: tuple[str, ...] = (), as_of: str | None = None,
+               mode: Mode = "hybrid") -> list[Hit]:
         if self.ledger.get_meta("embedder") is None:
             raise CorpusError(f"nothing is indexed in {self.settings.data_dir} yet: run `jianxue ingest PATH` first")
         return self.retriever().search(query, principal=principal, k=k or self.settings.search.k, kinds=kinds,
-                                       lines=lines, tags=tags, mode=mode)
+                                       lines=lines, tags=tags, as_of=as_of, mode=mode)
 
 
 def build_assistant(settings: Settings, **parts) -> Assistant:

@@ -147,3 +147,16 @@ def test_a_new_document_is_searchable_at_once(world, tmp_path):
 
 def test_empty_query(world):
     assert world.search("   ", principal=ADMIN) == []
+
+
+def test_versions_not_yet_in_force_are_left_out(world, tmp_path):
+    folder = tmp_path / "versions"
+    folder.mkdir()
+    (folder / "new.md").write_text("---\ntitle: 新办法\ndate: 2030-01-01\n---\n# 新办法\n\nVERSIONTOKENQZ 新规定。",
+                                   encoding="utf-8")
+    world.ingest([folder])
+    def found(as_of):
+        return any("VERSIONTOKENQZ" in h.chunk.text
+                   for h in world.search("VERSIONTOKENQZ", principal=ADMIN, k=5, mode="keyword", as_of=as_of))
+    assert found(None) and found("2030-06-01")
+    assert not found("2024-01-01")

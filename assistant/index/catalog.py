@@ -33,6 +33,7 @@ class Catalog:
     access: list[tuple[str, ...]]
     tags: list[tuple[str, ...]]
     source_ids: list[str | None]
+    version_dates: np.ndarray
     by_source: dict[str, list[int]]
     row_of: dict[str, int]
 
@@ -50,6 +51,7 @@ class Catalog:
             access=[tuple(r["access"] or ()) for r in rows],
             tags=[tuple(r["tags"] or ()) for r in rows],
             source_ids=[r["source_id"] for r in rows],
+            version_dates=np.array([r["version_date"] or "" for r in rows], dtype=object),
             by_source=by_source,
             row_of={r["chunk_id"]: i for i, r in enumerate(rows)},
         )
@@ -78,6 +80,9 @@ class Catalog:
         if where.tags:
             wanted = set(where.tags)
             keep &= np.fromiter((bool(wanted.intersection(t)) for t in self.tags), dtype=bool, count=len(self.tags))
+        if where.as_of:
+            keep &= np.fromiter((not d or d <= where.as_of for d in self.version_dates), dtype=bool,
+                                count=len(self.version_dates))
         return keep
 
 

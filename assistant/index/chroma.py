@@ -3,6 +3,7 @@ HttpClient for a Chroma server. The only module that imports chromadb."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
@@ -118,13 +119,23 @@ def to_metadata(chunk: Chunk) -> dict:
     # Chroma keeps no None and no empty lists: absent keys mean "none".
     if chunk.source_id:
         meta["source_id"] = chunk.source_id
-    if chunk.version_date:
-        meta["version_date"] = chunk.version_date
+    day = date_number(chunk.version_date)
+    meta["dated"] = day is not None
+    if day is not None:
+        meta["version_day"] = day
     for key in ("access", "tags"):
         value = list(getattr(chunk, key))
         if value:
             meta[key] = value
     return meta
+
+
+def date_number(value: str | None) -> int | None:
+    """'2018-12-19' -> 20181219, '2010-12' -> 20101200 (Chroma compares numbers, not strings)."""
+    if not value or not re.fullmatch(r"\d{4}(-\d{2}){0,2}", value):
+        return None
+    parts = [int(p) for p in value.split("-")] + [0, 0]
+    return parts[0] * 10000 + parts[1] * 100 + parts[2]
 
 
 def to_where(where: SearchFilter) -> dict | None:
@@ -136,6 +147,8 @@ def to_where(where: SearchFilter) -> dict | None:
     if where.tags:
         tag_clauses = [{"tags": {"$contains": t}} for t in where.tags]
         clauses.append(tag_clauses[0] if len(tag_clauses) == 1 else {"$or": tag_clauses})
+    if where.as_of and date_number(where.as_of) is not None:
+        clauses.append({"$or": [{"dated": False}, {"version_day": {"$lte": date_number(where.as_of)}}]})
     if where.departments is not None:
         allowed = [{"restricted": False}] + [{"access": {"$contains": d}} for d in where.departments]
         clauses.append(allowed[0] if len(allowed) == 1 else {"$or": allowed})

@@ -25,9 +25,10 @@ class SearchFilter:
     lines: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     departments: tuple[str, ...] | None = ()
+    as_of: str | None = None  # ISO date: leave out versions dated after it (not yet in force)
 
     @classmethod
-    def for_principal(cls, principal: Principal, **narrowing: tuple[str, ...]) -> "SearchFilter":
+    def for_principal(cls, principal: Principal, **narrowing) -> "SearchFilter":
         departments = None if principal.sees_everything else tuple(principal.departments)
         return cls(departments=departments, **narrowing)
 
@@ -39,6 +40,8 @@ class SearchFilter:
         if self.tags and not set(self.tags) & set(chunk.tags):
             return False
         if self.departments is not None and chunk.access and not set(self.departments) & set(chunk.access):
+            return False
+        if self.as_of and chunk.version_date and chunk.version_date > self.as_of:
             return False
         return True
 

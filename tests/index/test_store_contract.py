@@ -100,3 +100,11 @@ def test_chroma_refuses_an_index_built_with_another_embedder(tmp_path):
     ChromaStore.open(path=tmp_path / "c", url=None, collection="jianxue", embedder_name="use-m3", dim=512)
     with pytest.raises(CorpusError, match="built with the embedder 'use-m3'"):
         ChromaStore.open(path=tmp_path / "c", url=None, collection="jianxue", embedder_name="sentence-transformers:x", dim=384)
+
+
+def test_as_of_leaves_out_later_versions(store):
+    chunks = [chunk(0, version_date="2018-10-26"), chunk(1, version_date="2023-09-01"), chunk(2), chunk(3, version_date="2010-12")]
+    store.upsert(chunks, np.vstack([unit(0)] * 4))
+    ids = {i for i, _ in store.query(unit(0), k=10, where=SearchFilter(departments=None, as_of="2020-01-01"))}
+    assert ids == {"c0", "c2", "c3"}
+    assert len(store.query(unit(0), k=10, where=SearchFilter(departments=None))) == 4
