@@ -19,7 +19,7 @@ import numpy as np
 FEATURES = (
     "keyword_norm", "keyword_rr", "vector_sim", "vector_rr", "hint_norm", "hint_rr",
     "article_prior", "law_prior", "signals", "authority", "law_share", "hint_x_keyword", "hint_x_vector",
-    "hint_law_share",
+    "hint_law_share", "expansion_norm", "expansion_rr",
 )
 
 
@@ -76,7 +76,7 @@ def default_ranker() -> Ranker | None:
 
 
 def features(rows: list[int], *, keyword: dict[int, tuple[int, float]], vector: dict[int, tuple[int, float]],
-             hints: dict[int, tuple[int, float]], article_prior: dict[int, int], law_prior: dict[int, int],
+             hints: dict[int, tuple[int, float]], expansion: dict[int, tuple[int, float]], article_prior: dict[int, int], law_prior: dict[int, int],
              authority: dict[int, int], law_of: dict[int, str]) -> np.ndarray:
     """One feature row per candidate; each signal map gives (rank, raw score) for the rows it found.
 
@@ -98,6 +98,7 @@ def features(rows: list[int], *, keyword: dict[int, tuple[int, float]], vector: 
             hint_laws[key[0]] = hint_laws.get(key[0], 0.0) + vote
     hint_total = sum(hint_laws.values()) or 1.0
     top_keyword = max((s for _, s in keyword.values()), default=0.0) or 1.0
+    top_expansion = max((s for _, s in expansion.values()), default=0.0) or 1.0
     top_hint = max((s for _, s in hints.values()), default=0.0) or 1.0
     matrix = np.zeros((len(rows), len(FEATURES)), dtype=np.float64)
     for i, row in enumerate(rows):
@@ -113,5 +114,7 @@ def features(rows: list[int], *, keyword: dict[int, tuple[int, float]], vector: 
             sum(r is not None for r in (k_rank, v_rank, h_rank)), authority.get(row, 4) / 4.0,
             laws.get(law_of.get(row, ""), 0) / max(len(top), 1), hint * k_score / top_keyword, hint * v_score,
             hint_laws.get(law_of.get(row, ""), 0.0) / hint_total,
+            expansion.get(row, (None, 0.0))[1] / top_expansion,
+            0.0 if row not in expansion else 1.0 / (expansion[row][0] + 1),
         )
     return matrix

@@ -1,8 +1,9 @@
-"""Hybrid search: article references first, then keyword (BM25) and vector candidates
-fused by weighted reciprocal rank with citation hints, ties broken by authority.
+"""Hybrid search: article references first, then the candidates of every signal —
+keyword (BM25), vector, citation hints and document expansion — ordered by the learned
+ranker (weighted reciprocal-rank fusion without one), ties broken by authority.
 
 Filters come from the caller's :class:`Principal`, never from query text; they are
-applied to every candidate list before fusion.
+applied to every candidate list before anything is ranked.
 """
 
 from __future__ import annotations
@@ -135,6 +136,10 @@ class Retriever:
                 for row in catalog.by_source[source_id]:
                     if mask[row]:
                         found.hints[row] = (rank, vote)
+            for rank, (source_id, score) in enumerate(hints.expansion(tokens, n=n)):
+                for row in catalog.by_source.get(source_id, ()):
+                    if mask[row]:
+                        found.expansion[row] = (rank, score)
             found.article_prior = {row: hints.article_counts.get(catalog.source_ids[row] or "", 0) for row in found.rows}
             found.law_prior = {row: hints.law_counts.get((catalog.source_ids[row] or "").split("#", 1)[0], 0)
                                for row in found.rows}
@@ -171,27 +176,28 @@ class Candidates:
     keyword: dict[int, tuple[int, float]] = field(default_factory=dict)
     vector: dict[int, tuple[int, float]] = field(default_factory=dict)
     hints: dict[int, tuple[int, float]] = field(default_factory=dict)
+    expansion: dict[int, tuple[int, float]] = field(default_factory=dict)
     article_prior: dict[int, int] = field(default_factory=dict)
     law_prior: dict[int, int] = field(default_factory=dict)
     direct: list[int] = field(default_factory=list)
 
     @property
     def rows(self) -> list[int]:
-        return list(dict.fromkeys([*self.keyword, *self.vector, *self.hints]))
+        return list(dict.fromkeys([*self.keyword, *self.vector, *self.hints, *self.expansion]))
 
     def signals(self) -> dict[str, dict[int, tuple[int, float]]]:
-        return {"keyword": self.keyword, "vector": self.vector, "hints": self.hints}
+        return {"keyword": self.keyword, "vector": self.vector, "hints": self.hints, "expansion": self.expansion}
 
     def features(self) -> np.ndarray:
         rows = self.rows
-        return features(rows, keyword=self.keyword, vector=self.vector, hints=self.hints,
+        return features(rows, keyword=self.keyword, vector=self.vector, hints=self.hints, expansion=self.expansion,
                         article_prior=self.article_prior, law_prior=self.law_prior,
                         authority={r: int(self.catalog.authority[r]) for r in rows},
                         law_of={r: (self.catalog.source_ids[r] or "").split("#", 1)[0] for r in rows})
 
     def rrf(self, w: FusionWeights, mode: Mode) -> dict[int, float]:
-        weights = {"keyword": w.keyword, "vector": w.vector, "hints": w.hints} if mode == "hybrid" else \
-            {"keyword": 1.0, "vector": 1.0, "hints": 0.0}
+        weights = {"keyword": w.keyword, "vector": w.vector, "hints": w.hints, "expansion": w.hints / 2} \
+            if mode == "hybrid" else {"keyword": 1.0, "vector": 1.0, "hints": 0.0, "expansion": 0.0}
         fused: dict[int, float] = {}
         for name, signal in self.signals().items():
             for row, (rank, _) in signal.items():

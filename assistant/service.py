@@ -16,16 +16,16 @@ from pathlib import Path
 from assistant.config import Settings
 from assistant.db import make_engine
 from assistant.errors import CorpusError
+from assistant.index.catalog import Snapshot, open_snapshot, refresh_snapshot
 from assistant.index.embedders import Embedder, make_embedder
+from assistant.index.hints import CitationHints, Example
+from assistant.index.keyword import KeywordIndex, LegalTokenizer, shared_tokenizer
 from assistant.index.ledger import COMMITTED, Ledger
 from assistant.index.lock import WriterLock
 from assistant.index.store import VectorStore
 from assistant.ingest.loaders import LoadOptions
 from assistant.ingest.pipeline import Ingestor, IngestReport, Progress
 from assistant.models import Hit, Principal
-from assistant.index.catalog import Snapshot, open_snapshot, refresh_snapshot
-from assistant.index.hints import CitationHints, Example
-from assistant.index.keyword import LegalTokenizer, shared_tokenizer
 from assistant.rank import Ranker, default_ranker
 from assistant.retrieve import FusionWeights, Mode, Retriever
 
@@ -172,19 +172,10 @@ class Assistant:
             ingestor = Ingestor(embedder=self.embedder, store=store, ledger=self.ledger,
                                 settings=self.settings.ingest)
             report = ingestor.run(list(paths), options=options, prune=prune, progress=progress)
-            saved = self._saved_keyword_generation()
-            if saved != self.ledger.generation():
+            if KeywordIndex.saved_generation(self.keyword_dir) != self.ledger.generation():
                 self._snapshot = refresh_snapshot(self.ledger, self.keyword_dir, self.tokenizer)
             self.hints()  # embed new examples now, not in the first search
             return report
-
-    def _saved_keyword_generation(self) -> int | None:
-        import json
-
-        try:
-            return int(json.loads((self.keyword_dir / "manifest.json").read_text())["generation"])
-        except (OSError, ValueError, KeyError):
-            return None
 
     def stats(self) -> dict:
         entries = self.ledger.load().values()

@@ -267,18 +267,21 @@ NOTES = """## How to read this
 * `hybrid-` is what a fresh install does before it has learned anything: BM25, vectors and
   direct article references. With use-m3 the vectors are weak, so fusion adds little.
 * `hybrid` adds what jianxue learns from labelled data: citation hints (a query's nearest
-  labelled examples vote for the articles they cite) and a linear ranker over all signals.
+  labelled examples vote for the articles they cite), document expansion (each article is
+  also matched through the words of the examples that cite it) and a linear ranker over
+  all signals.
   Every figure here is 5-fold cross-validated: the hints and the ranker that score a query
   were built without its fold. A deployment gets this by `jianxue learn` on its question
   sets and by ingesting guiding cases (their 相关规定 become hints); the shipped ranker
   (`assistant/resources/ranker.json`) is fitted on all of the shared training queries.
 * The gains are largest where the training data repeats (CAIL charges, procedural
-  articles of guiding cases). stard_train stays just under its target (0.645 against 0.65):
-  about one gold article in ten never appears among the candidates of any signal (measured
-  at 100 candidates each), and about a quarter are found but ranked below ten, typically
-  one of several gold articles of a broad question. A stronger Chinese embedder (bge-m3,
-  EmbeddingGemma; `sentence-transformers:<folder>`) is the next lever for both; trees
-  instead of the linear ranker did worse under cross-validation (0.60).
+  articles of guiding cases). stard_train clears its target by a hair: about one gold
+  article in ten never appears among the candidates of any signal (measured at 100
+  candidates each), and about a quarter are found but ranked below ten, typically one of
+  several gold articles of a broad question. A stronger Chinese embedder (bge-m3,
+  EmbeddingGemma; `sentence-transformers:<folder>`) is the next lever for both. Tried and
+  dropped under cross-validation: gradient-boosted trees instead of the linear ranker
+  (0.60 on stard), co-citation priors, 250 candidates per signal, other BM25 k1/b.
 * gc_facts (the facts of a case as the query) is the hardest set: long narratives with few
   legal terms. It has no target; it is reported because the issue asks for both.
 """

@@ -160,3 +160,16 @@ def test_versions_not_yet_in_force_are_left_out(world, tmp_path):
                    for h in world.search("VERSIONTOKENQZ", principal=ADMIN, k=5, mode="keyword", as_of=as_of))
     assert found(None) and found("2030-06-01")
     assert not found("2024-01-01")
+
+
+def test_document_expansion_matches_words_of_the_examples_that_cite_a_provision(world):
+    from assistant.index.hints import CitationHints, Example
+
+    hints = CitationHints([Example("房东不退押金怎么办", ("民法典#第七百零三条",)),
+                           Example("租的房子漏水谁来修", ("民法典#第七百一十二条",)),
+                           Example("押金被扣了能要回来吗", ("民法典#第七百零三条",))],
+                          tokenizer=world.tokenizer, embedder=world.embedder())
+    ranked = hints.expansion(world.tokenizer.tokens("押金"))
+    assert ranked[0][0] == "民法典#第七百零三条"
+    assert "民法典#第七百一十二条" not in [s for s, _ in ranked]
+    assert hints.article_counts["民法典#第七百零三条"] == 2 and hints.law_counts["民法典"] == 3

@@ -36,6 +36,13 @@ class CitationHints:
         self._vectors = vectors
         self.article_counts: dict[str, int] = {}
         self.law_counts: dict[str, int] = {}
+        # every provision also gets a document made of the words of the examples that cite it
+        # (document expansion): it matches questions worded like the ones that needed it
+        words: dict[str, list[str]] = {}
+        for e, tokens in zip(self.examples, self._tokens, strict=True):
+            for source_id in set(e.cites):
+                words.setdefault(source_id, []).extend(tokens)
+        self._expanded = KeywordIndex.build(list(words), list(words.values()), generation=0)
         for e in self.examples:
             for source_id in set(e.cites):
                 self.article_counts[source_id] = self.article_counts.get(source_id, 0) + 1
@@ -44,6 +51,14 @@ class CitationHints:
 
     def __len__(self) -> int:
         return len(self.examples)
+
+    def expansion(self, tokens: list[str], *, n: int = 100) -> list[tuple[str, float]]:
+        """Provisions whose citing examples share the query's words, best first."""
+        if not self._expanded.ids:
+            return []
+        scores = self._expanded.scores(tokens)
+        top = np.argsort(-scores)[:n]
+        return [(self._expanded.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
     @staticmethod
     def fingerprint(examples: Sequence[Example], embedder_name: str) -> str:

@@ -117,6 +117,14 @@ class KeywordIndex:
         else:
             tmp.rename(folder)
 
+    @staticmethod
+    def saved_generation(folder: Path) -> int | None:
+        """The ledger generation the index saved in ``folder`` was built from, if any."""
+        try:
+            return int(json.loads((folder / "manifest.json").read_text())["generation"])
+        except (OSError, ValueError, KeyError):
+            return None
+
     @classmethod
     def load(cls, folder: Path) -> "KeywordIndex | None":
         try:
