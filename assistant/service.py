@@ -16,7 +16,7 @@ from pathlib import Path
 from assistant.config import Settings
 from assistant.db import make_engine
 from assistant.errors import CorpusError
-from assistant.index.catalog import Snapshot, open_snapshot, refresh_snapshot
+from assistant.index.catalog import Snapshot, keyword_text, open_snapshot, refresh_snapshot
 from assistant.index.embedders import Embedder, make_embedder
 from assistant.index.hints import CitationHints, Example
 from assistant.index.keyword import KeywordIndex, LegalTokenizer, shared_tokenizer
@@ -169,8 +169,9 @@ class Assistant:
             if self.ledger.get_meta("embedder") is None:
                 embedder = self.embedder()
                 self.ledger.set_meta("embedder", f"{embedder.name}@{embedder.dim}")
-            ingestor = Ingestor(embedder=self.embedder, store=store, ledger=self.ledger,
-                                settings=self.settings.ingest)
+            tokenizer = self.tokenizer
+            ingestor = Ingestor(embedder=self.embedder, store=store, ledger=self.ledger, settings=self.settings.ingest,
+                                keyword_tokens=lambda chunk: " ".join(tokenizer.tokens(keyword_text(chunk))))
             report = ingestor.run(list(paths), options=options, prune=prune, progress=progress)
             if KeywordIndex.saved_generation(self.keyword_dir) != self.ledger.generation():
                 self._snapshot = refresh_snapshot(self.ledger, self.keyword_dir, self.tokenizer)

@@ -26,7 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.evaluation import Query, mean, metrics, queries_from_file, read_jsonl, unique_sources
+from assistant.evaluation import (
+    Query,
+    mean,
+    metrics,
+    queries_from_file,
+    read_jsonl,
+    unique_sources,
+)
 from evals.common import REPO, REPORTS, shared_data
 
 CACHE = REPO / "evals" / ".cache"

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from assistant.rank import FEATURES, SHORT_QUERY_CHARS, LinearRanker, Ranker, default_ranker, features
+from assistant.rank import (
+    FEATURES,
+    SHORT_QUERY_CHARS,
+    LinearRanker,
+    Ranker,
+    default_ranker,
+    features,
+)
 
 
 def test_the_shipped_ranker_loads_and_gates_by_query_length():

@@ -12,8 +12,23 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import (JSON, Column, DateTime, Engine, Integer, MetaData, String, Table, Text, bindparam, delete,
-                        func, insert, select, update)
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from assistant.models import Chunk, Kind, Line
 
@@ -147,15 +162,18 @@ class Ledger:
                         state=PENDING, pending_ids=pending, updated_at=now,
                     ))
 
-    def commit(self, planned: Iterable[Planned]) -> None:
-        """Make each document's new chunks the current ones, in one transaction."""
+    def commit(self, planned: Iterable[Planned], *, tokens: dict[str, str] | None = None) -> None:
+        """Make each document's new chunks the current ones, in one transaction.
+
+        ``tokens`` (keyword tokens by chunk id) saves the keyword index from tokenising them later.
+        """
         planned = list(planned)
         now = _now()
         with self.engine.begin() as conn:
             doc_ids = [p.entry.doc_id for p in planned]
             for start in range(0, len(doc_ids), 500):
                 conn.execute(delete(chunks).where(chunks.c.doc_id.in_(doc_ids[start:start + 500])))
-            rows = [_chunk_row(c) for p in planned for c in p.chunks]
+            rows = [_chunk_row(c, (tokens or {}).get(c.chunk_id)) for p in planned for c in p.chunks]
             if rows:
                 conn.execute(insert(chunks), rows)
             for p in planned:
@@ -271,12 +289,12 @@ def _bump_generation(conn) -> None:
         conn.execute(update(index_meta).where(index_meta.c.key == "generation").values(value=str(int(current) + 1)))
 
 
-def _chunk_row(c: Chunk) -> dict:
+def _chunk_row(c: Chunk, tokens: str | None = None) -> dict:
     return {
         "chunk_id": c.chunk_id, "doc_id": c.doc_id, "ordinal": c.ordinal, "locator": c.locator,
         "citation": c.citation, "source_id": c.source_id, "text": c.text, "kind": c.kind.value,
         "line": c.line.value, "title": c.title, "breadcrumb": list(c.breadcrumb), "version_date": c.version_date,
-        "access": list(c.access), "tags": list(c.tags), "authority": c.authority, "tokens": None,
+        "access": list(c.access), "tags": list(c.tags), "authority": c.authority, "tokens": tokens,
     }
 
 

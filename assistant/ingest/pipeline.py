@@ -63,11 +63,13 @@ class Ingestor:
     """Runs ingests against one embedder, store and ledger. Not thread-safe: one writer."""
 
     def __init__(self, *, embedder: Callable[[], Embedder], store: VectorStore, ledger: Ledger,
-                 settings: IngestSettings) -> None:
+                 settings: IngestSettings, keyword_tokens: Callable[[Chunk], str] | None = None) -> None:
         self._embedder_factory = embedder
         self.store = store
         self.ledger = ledger
         self.settings = settings
+        # keyword tokens are computed beside the embedder (pure Python while numpy holds no GIL)
+        self._keyword_tokens = keyword_tokens
 
     def run(self, paths: Sequence[Path], *, options: LoadOptions = LoadOptions(), prune: bool = False,
             progress: Progress | None = None) -> IngestReport:
@@ -80,7 +82,8 @@ class Ingestor:
         roots = [p.resolve() for p in paths]
         seen_docs: dict[str, str] = {}
         batch: list[_Plan] = []
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jianxue-store") as writer:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jianxue-store") as writer, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="jianxue-tokens") as tokens:
             for root, path in walk(roots):
                 for item in load_file(path, root=root, options=options, settings=self.settings):
                     if isinstance(item, Skipped):
@@ -94,11 +97,11 @@ class Ingestor:
                     if plan is not None:
                         batch.append(plan)
                         if sum(len(p.to_embed) for p in batch) >= FLUSH_CHUNKS:
-                            self._flush(batch, entries, writer, report, notify)
+                            self._flush(batch, entries, writer, tokens, report, notify)
                             batch = []
                 notify("file", 1)
             if batch:
-                self._flush(batch, entries, writer, report, notify)
+                self._flush(batch, entries, writer, tokens, report, notify)
         if prune:
             self._prune(entries, roots, seen_docs, report)
         if recovering or prune:
@@ -149,8 +152,12 @@ class Ingestor:
     # -- writing -------------------------------------------------------------------------
 
     def _flush(self, batch: list[_Plan], entries: dict[str, Entry], writer: ThreadPoolExecutor,
-               report: IngestReport, notify: Progress) -> None:
+               tokenizer: ThreadPoolExecutor, report: IngestReport, notify: Progress) -> None:
         self.ledger.mark_pending([p.planned for p in batch], entries)
+        tokens: Future | None = None
+        if self._keyword_tokens is not None:
+            chunks = [c for p in batch for c in p.planned.chunks]
+            tokens = tokenizer.submit(lambda: {c.chunk_id: self._keyword_tokens(c) for c in chunks})
         pending: list[Future] = []
         refresh = [c for p in batch for c in p.to_refresh]
         if refresh:
@@ -174,7 +181,7 @@ class Ingestor:
         stale = set().union(*(p.to_delete for p in batch))
         if stale:
             self.store.delete(sorted(stale))
-        self.ledger.commit([p.planned for p in batch])
+        self.ledger.commit([p.planned for p in batch], tokens=tokens.result() if tokens is not None else None)
         for p in batch:
             entries[p.planned.entry.doc_id] = p.planned.entry
             report.chunks += len(p.planned.new_ids)
