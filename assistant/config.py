@@ -89,6 +89,11 @@ class LLMSettings(Section):
 
 class SearchSettings(Section):
     k: int = Field(8, ge=1, le=100, description="Hits returned when the caller does not say.")
+    reranker: str | None = Field(
+        None,
+        description="A sentence-transformers CrossEncoder (local folder or name) that reorders the top "
+        "candidates; empty keeps the built-in ranker's order.",
+    )
 
 
 class Settings(BaseSettings):

@@ -27,7 +27,7 @@ from assistant.ingest.loaders import LoadOptions
 from assistant.ingest.pipeline import Ingestor, IngestReport, Progress
 from assistant.models import Hit, Principal
 from assistant.rank import Ranker, default_ranker
-from assistant.retrieve import FusionWeights, Mode, Retriever
+from assistant.retrieve import CrossEncoderReranker, FusionWeights, Mode, Retriever
 
 
 class Assistant:
@@ -113,7 +113,12 @@ class Assistant:
         chosen = default_ranker() if ranker is True else (ranker or None)
         return Retriever(embedder=self.embedder, store=self.store, ledger=self.ledger, snapshot=self.snapshot,
                          tokenizer=self.tokenizer, hints=hint_source, weights=weights or FusionWeights(),
-                         ranker=chosen)
+                         ranker=chosen, reranker=self.reranker)
+
+    @cached_property
+    def reranker(self) -> CrossEncoderReranker | None:
+        model = self.settings.search.reranker
+        return CrossEncoderReranker(model, device=self.settings.embedder.device) if model else None
 
     # -- parts, built once and lazily -----------------------------------------------------
 

