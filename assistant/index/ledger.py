@@ -204,11 +204,6 @@ class Ledger:
         """Goes up with every commit or removal: readers compare it to know they are fresh."""
         return int(self.get_meta("generation") or 0)
 
-    def untokenised(self) -> list[Chunk]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(chunks).where(chunks.c.tokens.is_(None))).mappings().all()
-        return [_chunk_from_row(r) for r in rows]
-
     def set_tokens(self, tokens: dict[str, str]) -> None:
         if tokens:
             with self.engine.begin() as conn:
