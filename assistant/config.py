@@ -85,6 +85,22 @@ class LLMSettings(Section):
     model: str | None = Field(None, description="Model name on the server, or a GGUF path.")
     api_key: SecretStr | None = Field(None, description="API key for the server, if it wants one.")
     timeout_s: float = Field(60, gt=0, description="Seconds before a model call is abandoned.")
+    max_retries: int = Field(0, ge=0, le=5, description="Retries of a failed model call before falling back.")
+    temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature; low keeps answers close to the passages.")
+    max_tokens: int = Field(1024, ge=16, le=32768, description="Longest answer the model may write, in tokens.")
+
+
+class AnswerSettings(Section):
+    passages: int = Field(6, ge=1, le=20, description="Retrieved passages an answer may cite.")
+    min_support: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Below this share of the question's key terms (IDF-weighted) found in the best "
+        "passages, the question is declined as not covered by the materials. Calibrated by "
+        "`jianxue eval answers` (evals/reports/answers.md).",
+    )
+    history_turns: int = Field(4, ge=0, le=50, description="Earlier turns a follow-up question is resolved against.")
 
 
 class SearchSettings(Section):
@@ -117,6 +133,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Limits and chunking for ingest.")
     llm: LLMSettings = Field(default_factory=LLMSettings, description="The chat model; 'none' keeps everything extractive.")
     search: SearchSettings = Field(default_factory=SearchSettings, description="Search defaults.")
+    answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Grounded answers and refusals.")
 
     @property
     def chroma_path(self) -> Path:

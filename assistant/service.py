@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
+from assistant.answer import Answer, Answerer, Turn
 from assistant.config import Settings
 from assistant.db import make_engine
 from assistant.errors import CorpusError
@@ -39,6 +40,7 @@ class Assistant:
         self._lock = threading.RLock()
         self._snapshot: Snapshot | None = None
         self._hints: tuple[tuple, CitationHints | None] | None = None
+        self._chat_model: tuple[object | None] | None = None
 
     @property
     def keyword_dir(self) -> Path:
@@ -214,6 +216,36 @@ class Assistant:
             raise CorpusError(f"nothing is indexed in {self.settings.data_dir} yet: run `jianxue ingest PATH` first")
         return self.retriever().search(query, principal=principal, k=k or self.settings.search.k, kinds=kinds,
                                        lines=lines, tags=tags, as_of=as_of, mode=mode)
+
+
+    # -- answers ---------------------------------------------------------------------------
+
+    def chat_model(self):
+        """The configured LangChain chat model, or None for extractive answers (built once)."""
+        with self._lock:
+            if self._chat_model is None:
+                from assistant.llm import build_chat_model
+
+                self._chat_model = (build_chat_model(self.settings.llm),)
+            return self._chat_model[0]
+
+    @cached_property
+    def answerer(self) -> Answerer:
+        def search(query: str, *, principal: Principal, k: int, lines: tuple[str, ...]) -> list[Hit]:
+            return self.search(query, principal=principal, k=k, lines=lines)
+
+        return Answerer(search=search, snapshot=self.snapshot, tokenizer=self.tokenizer,
+                        settings=self.settings.answer, chat_model=self.chat_model)
+
+    def ask(self, question: str, *, principal: Principal, history: Sequence[Turn] = (),
+            lines: tuple[str, ...] = ()) -> Answer:
+        """A grounded answer with verified citations, or a refusal that names the closest topics."""
+        return self.answerer.ask(question, principal=principal, history=history, lines=lines)
+
+    def ask_stream(self, question: str, *, principal: Principal, history: Sequence[Turn] = (),
+                   lines: tuple[str, ...] = ()):
+        """Async iterator of answer events (see :meth:`Answerer.ask_stream`)."""
+        return self.answerer.ask_stream(question, principal=principal, history=history, lines=lines)
 
 
 def build_assistant(settings: Settings, **parts) -> Assistant:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
 from functools import lru_cache
@@ -141,6 +142,14 @@ class KeywordIndex:
             except Exception:  # a half-written or foreign folder: rebuild instead
                 return None
         return cls(ids, bm25, int(manifest.get("generation", -1)))
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency (BM25's form); a token no chunk has gets the highest value."""
+        n = len(self.ids)
+        index = self._vocab.get(token)
+        df = 0 if index is None or self._bm25 is None else int(
+            self._bm25.scores["indptr"][index + 1] - self._bm25.scores["indptr"][index])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def scores(self, tokens: list[str], mask: np.ndarray | None = None) -> np.ndarray:
         known = [t for t in tokens if t in self._vocab]

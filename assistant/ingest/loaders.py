@@ -25,6 +25,7 @@ from assistant.ingest.legal import (
     statute_units_from_records,
 )
 from assistant.models import Document, Kind, Line
+from assistant.text import strip_invisible
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -104,10 +105,11 @@ def load_file(path: Path, *, root: Path, options: LoadOptions, settings: IngestS
 
 def document_from_text(extracted: formats.Extracted, *, doc_id: str, source: str, fallback_title: str,
                        options: LoadOptions) -> Document:
+    # zero-width and bidi characters hide text from a reader (and instructions from a reviewer)
     if extracted.front is not None:
-        front, body = extracted.front, extracted.text
+        front, body = extracted.front, strip_invisible(extracted.text)
     else:
-        front, body = split_front_matter(extracted.text)
+        front, body = split_front_matter(strip_invisible(extracted.text))
     kind = front.kind or options.kind or _infer_kind(body)
     title = front.title or extracted.title or ""
     tags = tuple(dict.fromkeys((*front.tags, *extracted.tags)))
@@ -165,7 +167,7 @@ def _load_jsonl(data: bytes, *, path: Path, options: LoadOptions) -> Iterator[Do
         if not raw.strip():
             continue
         try:
-            record = json.loads(raw)
+            record = _visible(json.loads(raw))
         except json.JSONDecodeError as exc:
             yield Skipped(str(path), f"invalid JSON: {exc.msg} at column {exc.colno}", number)
             continue
@@ -197,6 +199,16 @@ def _load_jsonl(data: bytes, *, path: Path, options: LoadOptions) -> Iterator[Do
             version_date=first.get("version_date"),
             access=options.access or (),
         )
+
+
+def _visible(value):
+    if isinstance(value, str):
+        return strip_invisible(value)
+    if isinstance(value, list):
+        return [_visible(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _visible(v) for k, v in value.items()}
+    return value
 
 
 def _require(record: dict, *keys: str) -> None:
