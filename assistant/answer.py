@@ -235,11 +235,11 @@ class Answerer:
         if _FOREIGN_RE.search(query):
             return _refusal(question, query, prompts.REFUSAL_FOREIGN, [], 0.0)
         hits = self._search(query, principal=principal, k=self.settings.passages, lines=lines)
-        snapshot = self._snapshot()
-        named = snapshot.catalog.references.resolve(query)
-        missing = [sid for sid in named if sid not in snapshot.catalog.by_source]
-        if named and len(missing) == len(named):
-            label = "、".join(_source_label(sid) for sid in missing)
+        catalog = self._snapshot().catalog
+        named = [(_source_label(sid), sid in catalog.by_source) for sid in catalog.references.resolve(query)]
+        named += [(number, sid is not None) for number, sid in catalog.case_references(query)]
+        if named and not any(found for _, found in named):
+            label = "、".join(label for label, _ in named)
             return _refusal(question, query, f"资料中没有{label}。", _topics(hits), 0.0)
         support = 1.0 if named else self.support(query, hits)
         if not hits or support < self.settings.min_support:

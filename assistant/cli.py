@@ -125,7 +125,7 @@ def search(
         raise typer.BadParameter("give either a QUERY or --queries FILE")
     if mode not in ("hybrid", "keyword", "vector"):
         raise typer.BadParameter("--mode must be hybrid, keyword or vector")
-    principal = Principal(user="cli", role="learner", departments=tuple(as_dept)) if as_dept else Principal.local_admin()
+    principal = _principal(as_dept)
     assistant = _assistant()
     if as_of is not None and not re.fullmatch(r"\d{4}(-\d{2}){0,2}", as_of):
         raise typer.BadParameter("--as-of takes a date such as 2021-03-01")
@@ -147,6 +147,95 @@ def search(
         out.print(f"[bold]{hit.rank:>2}. {c.citation}[/]  [dim]{hit.score:.3f} · {c.kind.value} · {c.line.value}[/]")
         text = c.text.replace("\n", " ")
         out.print("    " + (text[:160] + "…" if len(text) > 160 else text), markup=False, highlight=False)
+
+
+def _principal(as_dept: list[str] | None) -> Principal:
+    return Principal(user="cli", role="learner", departments=tuple(as_dept)) if as_dept else Principal.local_admin()
+
+
+AsDept = Annotated[Optional[list[str]], typer.Option(
+    "--as-dept", help="Ask as a member of this department (repeatable); default sees everything.")]
+LineOption = Annotated[Optional[list[Line]], typer.Option(help="Only material of these lines (repeatable).")]
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in plain Chinese.", show_default=False)],
+    as_dept: AsDept = None,
+    line: LineOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer and its citations as JSON.")] = False,
+) -> None:
+    """Answer a question from the materials, every sentence with its source [n]."""
+    assistant = _assistant()
+    lines = tuple(x.value for x in line or ())
+    if as_json:
+        _print_json(assistant.ask(question, principal=_principal(as_dept), lines=lines).to_dict())
+        return
+    _show(_stream(assistant, question, principal=_principal(as_dept), history=(), lines=lines))
+
+
+@app.command()
+def chat(as_dept: AsDept = None, line: LineOption = None) -> None:
+    """An interactive session: follow-up questions keep the context; /sources shows the quoted
+    text of the last answer, /new starts over, /quit (or Ctrl-D) leaves."""
+    assistant = _assistant()
+    principal, lines = _principal(as_dept), tuple(x.value for x in line or ())
+    keep = assistant.settings.answer.history_turns
+    history, last = [], None
+    out.print("检学 jianxue — 输入问题；/sources 查看引文原文，/new 重新开始，/quit 退出。", highlight=False)
+    while True:
+        try:
+            question = input("问> ").strip()
+        except EOFError:
+            out.print()
+            return
+        if not question:
+            continue
+        if question in ("/quit", "/exit", "/q"):
+            return
+        if question == "/new":
+            history, last = [], None
+            out.print("（已开始新的对话）", highlight=False)
+            continue
+        if question == "/sources":
+            if last is None or not last.citations:
+                out.print("（还没有可显示的引文）", highlight=False)
+            for c in last.citations if last else ():
+                out.print(f"[{c.n}] {c.label}  {c.title}", markup=False, highlight=False)
+                out.print(f"    “{c.quote}”", markup=False, highlight=False)
+            continue
+        last = _show(_stream(assistant, question, principal=principal, history=history, lines=lines))
+        history = ([*history, last.turn()])[-keep:] if keep else []
+
+
+def _stream(assistant, question: str, **kwargs):
+    """Print the answer as it streams; returns the final Answer."""
+    import asyncio
+
+    async def run():
+        final = None
+        async for event in assistant.ask_stream(question, **kwargs):
+            if event["type"] == "delta":
+                out.print(event["text"], end="", markup=False, highlight=False)
+            elif event["type"] == "reset":
+                out.print()
+            else:
+                final = event["answer"]
+        return final
+
+    return asyncio.run(run())
+
+
+def _show(answer):
+    out.print()
+    if answer.citations:
+        out.print("[dim]来源：[/]")
+        for c in answer.citations:
+            out.print(f"  [{c.n}] {c.label}" + (f" · {c.title}" if c.title and c.title not in c.label else ""),
+                      markup=False, highlight=False)
+    if not answer.grounded:
+        out.print("[yellow]部分内容未能在资料中核实，请以引文原文为准。[/]")
+    return answer
 
 
 def _read_queries(path: Path):

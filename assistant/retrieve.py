@@ -149,7 +149,7 @@ class Retriever:
         return found
 
     def _references(self, query: str, catalog) -> list[str]:
-        return catalog.references.resolve(query)
+        return catalog.direct(query)
 
     def _vector_rows(self, vector: np.ndarray, catalog, mask: np.ndarray, where: SearchFilter,
                      n: int) -> list[tuple[int, float]]:

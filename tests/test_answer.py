@@ -324,3 +324,56 @@ def test_a_stream_that_breaks_resets_to_the_extractive_answer(data_dir, embedder
     assert final.mode == "extractive" and final.notice
     after = kinds.index("reset") + 1 if "reset" in kinds else 0
     assert "".join(e["text"] for e in events[after:] if e["type"] == "delta") == final.text
+
+
+# -- on real statutes and guiding cases (../shared/data) ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def law(tmp_path_factory, statute_records, case_records):
+    from assistant.index.embedders import HashEmbedder
+    from tests.conftest import write_jsonl
+
+    root = tmp_path_factory.mktemp("law")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    write_jsonl(corpus / "statutes.jsonl", [r for r in statute_records if r["law_short"] in ("刑法", "刑事诉讼法")])
+    write_jsonl(corpus / "cases.jsonl", case_records[:80])
+    assistant = build_assistant(load_settings(data_dir=root / "data", embedder={"name": "hash-64"}),
+                                embedder=HashEmbedder(64))
+    assert assistant.ingest([corpus]).skipped == []
+    return assistant
+
+
+def test_the_governing_provision_comes_first(law):
+    answer = law.ask("正当防卫明显超过必要限度造成重大损害的，应当怎么处理", principal=ADMIN)
+    assert answer.citations[0].source_id == "刑法#第二十条" and answer.text.startswith("《刑法》第二十条")
+    kinds = [c.kind for c in answer.citations]
+    assert kinds == sorted(kinds, key=lambda k: k != "statute")  # provisions before cases
+    check_citations(law, answer)
+
+
+def test_a_named_paragraph_is_quoted_and_followed_up(law):
+    first = law.ask("刑法第二十条", principal=ADMIN)
+    assert first.citations[0].source_id == "刑法#第二十条"
+    second = law.ask("第二款呢？", principal=ADMIN, history=[first.turn()])
+    assert second.query.startswith("刑法第二十条第二款")
+    assert second.citations[0].source_id == "刑法#第二十条"
+    assert second.citations[0].quote.startswith("正当防卫明显超过必要限度")
+    third = law.ask("那第二十一条呢？", principal=ADMIN, history=[first.turn(), second.turn()])
+    assert third.citations[0].source_id == "刑法#第二十一条"
+
+
+def test_a_case_key_point_is_cited_with_its_section(law, case_records):
+    case = next(r for r in case_records[:80] if r.get("case_no", "").startswith("检例") and r.get("key_points"))
+    answer = law.ask(f"{case['case_no']}的要旨是什么", principal=ADMIN)
+    assert not answer.refused
+    assert any(c.label.startswith(case["case_no"]) for c in answer.citations)
+    check_citations(law, answer)
+
+
+@pytest.mark.parametrize(("question", "named"), [("刑法第九百条规定了什么", "《刑法》第九百条"),
+                                               ("检例第999号讲的是什么", "检例第999号")])
+def test_a_reference_that_does_not_exist_is_not_made_up(law, question, named):
+    answer = law.ask(question, principal=ADMIN)
+    assert answer.refused and f"资料中没有{named}" in answer.text and not answer.citations

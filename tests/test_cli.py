@@ -16,11 +16,12 @@ from assistant.cli import app
 from tests.conftest import CORPUS, REPO
 
 
-def jianxue(*args: str, data_dir: Path, embedder: str = "hash-64", check: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JIANXUE_")}
-    env.update(JIANXUE_DATA_DIR=str(data_dir), JIANXUE_EMBEDDER__NAME=embedder)
-    done = subprocess.run([sys.executable, "-m", "assistant", *args], env=env, capture_output=True, text=True,
-                          timeout=600)
+def jianxue(*args: str, data_dir: Path, embedder: str = "hash-64", check: bool = True, stdin: str | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("JIANXUE_")}
+    environment.update(JIANXUE_DATA_DIR=str(data_dir), JIANXUE_EMBEDDER__NAME=embedder, **(env or {}))
+    done = subprocess.run([sys.executable, "-m", "assistant", *args], env=environment, capture_output=True,
+                          text=True, timeout=600, input=stdin)
     if check:
         assert done.returncode == 0, done.stderr
     return done
@@ -113,6 +114,7 @@ def test_skipped_files_are_listed_with_their_reason(tmp_path):
         (("search", "正当防卫"), "nothing is indexed"),
         (("ingest", "/no/such/folder"), "no such file or folder"),
         (("search", "x", "--k", "0"), "Invalid value"),
+        (("ask", "正当防卫的限度"), "nothing is indexed"),
     ],
 )
 def test_errors_are_one_clear_line_without_traceback(tmp_path, args, message):
@@ -176,3 +178,26 @@ def test_eval_on_a_file_of_the_wrong_shape(tmp_path):
     wrong.write_text('{"question": "没有 qid 也没有 gold"}\n', encoding="utf-8")
     done = jianxue("eval", "retrieval", "--dataset", str(wrong), data_dir=data, check=False)
     assert done.returncode == 1 and "gold_article_ids" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ask_and_chat(tmp_path):
+    data = tmp_path / "d"
+    jianxue("ingest", str(CORPUS), data_dir=data)
+    answer = json.loads(jianxue("ask", "认罪认罚案件量刑建议怎么提", "--json", data_dir=data).stdout)
+    assert {"text", "citations", "grounded", "refused", "suggestions", "query"} <= set(answer)
+    assert answer["citations"] and not answer["refused"]
+    assert {"n", "label", "source_id", "chunk_id", "quote"} <= set(answer["citations"][0])
+    human = jianxue("ask", "认罪认罚案件量刑建议怎么提", data_dir=data).stdout
+    assert "[1]" in human and "来源" in human and answer["citations"][0]["label"] in human
+
+    session = jianxue("chat", data_dir=data, stdin="正当防卫的限度怎么认定\n那防卫过当呢？\n/sources\n/new\n/quit\n").stdout
+    assert session.count("来源") == 2 and "已开始新的对话" in session
+    # /sources printed the quoted text of the second answer under its labels
+    assert re.search(r"\[1\] .+\n    “.+”", session), session
+
+
+def test_a_misconfigured_model_is_one_line(tmp_path):
+    data = tmp_path / "d"
+    jianxue("ingest", str(CORPUS / "cases"), data_dir=data)
+    done = jianxue("ask", "正当防卫的限度", data_dir=data, check=False, env={"JIANXUE_LLM__PROVIDER": "openai"})
+    assert done.returncode == 1 and "JIANXUE_LLM__MODEL" in done.stderr and "Traceback" not in done.stderr

@@ -6,6 +6,7 @@ moved on, so a reader never serves an index older than what was committed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +18,14 @@ from assistant.index.ledger import Ledger
 from assistant.index.store import SearchFilter
 from assistant.models import Chunk
 from assistant.references import ReferenceResolver
+
+
+_CASE_NO_RE = re.compile(r"(检例第|指导案例第?|教学案例第)\s*(\d+)\s*号")
+
+
+def _case_key(m: re.Match) -> str:
+    prefix = "指导案例" if m.group(1).startswith("指导案例") else m.group(1)
+    return f"{prefix}{int(m.group(2))}号"
 
 
 def keyword_text(chunk: Chunk) -> str:
@@ -63,6 +72,29 @@ class Catalog:
     def references(self) -> ReferenceResolver:
         """Resolves 刑法第二十条 and friends against the laws this catalog holds."""
         return ReferenceResolver({sid.split("#", 1)[0] for sid in self.by_source if "#" in sid})
+
+    @cached_property
+    def cases(self) -> dict[str, str]:
+        """Case number as readers write it (检例第45号, 指导案例3号) -> the case's source id."""
+        found = {}
+        for sid in self.by_source:
+            m = _CASE_NO_RE.search(sid)
+            if m and "#" not in sid:
+                found[_case_key(m)] = sid
+        return found
+
+    def case_references(self, text: str) -> list[tuple[str, str | None]]:
+        """(case number, its source id or None when it is not indexed) for each one in ``text``."""
+        out = []
+        for m in _CASE_NO_RE.finditer(text):
+            number = _case_key(m)
+            if number not in (n for n, _ in out):
+                out.append((number, self.cases.get(number)))
+        return out
+
+    def direct(self, text: str) -> list[str]:
+        """Source ids the text names: articles, then cases."""
+        return self.references.resolve(text) + [sid for _, sid in self.case_references(text) if sid]
 
     def mask(self, where: SearchFilter) -> np.ndarray:
         """True for every chunk the filter lets through (access first: it is never optional)."""

@@ -1,5 +1,5 @@
 """An OpenAI-compatible chat server on 127.0.0.1 for tests: the real langchain-openai client
-talks HTTP to it. Each request takes the next scripted reply (or the default one) and is
+talks HTTP to it (and the real langchain-ollama client to its /api/chat). Each request takes the next scripted reply (or the default one) and is
 recorded, so tests can look at exactly what the model was sent."""
 
 from __future__ import annotations
@@ -28,13 +28,18 @@ class FakeOpenAI:
         self.script: deque[Reply] = deque()
         self.default = Reply("好的。")
         self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.root_url}/v1"
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def then(self, content: Content = "", **kwargs) -> "FakeOpenAI":
         self.script.append(Reply(content, **kwargs))
@@ -62,6 +67,10 @@ class FakeOpenAI:
 
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                fake.headers.append({k.lower(): v for k, v in self.headers.items()})
+                if self.path == "/api/chat":
+                    self._ollama(body)
+                    return
                 if not self.path.endswith("/chat/completions"):
                     self._json(404, {"error": {"message": "not found"}})
                     return
@@ -83,6 +92,29 @@ class FakeOpenAI:
                                      "finish_reason": "stop"}],
                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
                     })
+
+            def _ollama(self, body: dict) -> None:
+                fake.requests.append(body)
+                reply = fake._next()
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.status != 200:
+                    self._json(reply.status, {"error": "scripted failure"})
+                    return
+                content = reply.content(body) if callable(reply.content) else reply.content
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ")
+                pieces = [content[i:i + 7] for i in range(0, len(content), 7)] if body.get("stream", True) else [content]
+                lines = [{"model": body.get("model"), "created_at": stamp, "message": {"role": "assistant", "content": p},
+                          "done": False} for p in pieces]
+                lines.append({"model": body.get("model"), "created_at": stamp, "message": {"role": "assistant", "content": ""},
+                              "done": True, "done_reason": "stop", "total_duration": 1, "eval_count": 1,
+                              "prompt_eval_count": 1})
+                raw = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
 
             def _json(self, status: int, data: dict) -> None:
                 raw = json.dumps(data, ensure_ascii=False).encode()
