@@ -56,6 +56,10 @@ _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 _SPACE_RE = re.compile(r"\s+")
 
 
+class StreamCut(Exception):
+    """The model's stream stopped before the model said it was done."""
+
+
 # -- data ---------------------------------------------------------------------------------
 
 
@@ -174,9 +178,11 @@ class Answerer:
             yield {"type": "answer", "answer": answer}
             return
         verifier = prepared.verifier()
-        buffer, raw, sent = "", "", False
+        buffer, raw, sent, finished = "", "", False, False
         try:
             async for piece in model.astream(prepared.messages()):
+                meta = getattr(piece, "response_metadata", None) or {}
+                finished = finished or bool(meta.get("finish_reason") or meta.get("done_reason") or meta.get("done"))
                 text = _content(piece)
                 raw += text
                 buffer += text
@@ -186,6 +192,8 @@ class Answerer:
                     if clean:
                         sent = True
                         yield {"type": "delta", "text": clean}
+            if not finished:
+                raise StreamCut("the stream ended without a finish reason")
             if buffer.strip():
                 clean = verifier.sentence(buffer)
                 if clean:
@@ -248,15 +256,17 @@ class Answerer:
         return Prepared(question=question, query=query, hits=hits, weights=weights, support=support)
 
     def support(self, query: str, hits: Sequence[Hit]) -> float:
-        """IDF-weighted share of the question's key terms that the best passages contain."""
+        """How well the materials cover the question, 0..1: the mean of (a) the IDF-weighted share
+        of its key terms that occur anywhere in the corpus and (b) the cosine similarity of the
+        nearest passage. Calibrated against out-of-corpus questions by evals/answers.py."""
         weights = self._weights(query)
-        if not weights or not hits:
-            return 0.0
-        have: set[str] = set()
-        for hit in hits[:3]:
-            have.update(self.tokenizer.tokens(keyword_text(hit.chunk) + " " + hit.chunk.title))
         total = sum(weights.values())
-        return sum(w for t, w in weights.items() if t in have) / total if total else 0.0
+        if not total or not hits:
+            return 0.0
+        keyword = self._snapshot().keyword
+        known = sum(w for t, w in weights.items() if t in keyword) / total
+        nearest = max((h.scores.get("vector", 0.0) for h in hits), default=0.0)
+        return (known + max(0.0, min(1.0, nearest))) / 2
 
     def _weights(self, query: str) -> dict[str, float]:
         keyword = self._snapshot().keyword
@@ -388,8 +398,12 @@ class Verifier:
                 self.problems.append(f"sentence dropped: it names {law or ''}第{number}条/号, which no passage contains")
                 return ""
         cited = self._markers(s)
-        for m in _QUOTE_RE.finditer(s):
-            quote = next(g for g in m.groups() if g is not None)
+        quotes = [next(g for g in m.groups() if g is not None) for m in _QUOTE_RE.finditer(s)]
+        if _open_quote(s):  # a quotation that never closes is checked up to the sentence end
+            tail = _MARKER_RE.sub("", s[max(s.rfind("“"), s.rfind("「")) + 1:]).rstrip("。！？；!?;")
+            if len(tail) >= 4:
+                quotes.append(tail)
+        for quote in quotes:
             where = self._find(quote, cited)
             if where is None:
                 self.problems.append(f"sentence dropped: quote not found verbatim in the passages: {quote[:40]}")
@@ -624,14 +638,23 @@ def _shingles(text: str, size: int) -> set[str]:
 
 
 def _complete_sentences(buffer: str) -> tuple[list[str], str]:
-    """Split off the sentences that are finished (a 。！？ or a newline and what closes them)."""
+    """Split off the sentences that are finished (a 。！？ or a newline and what closes them).
+
+    A boundary inside an open quotation is no boundary: a quote is checked whole.
+    """
     done, start = [], 0
     for m in re.finditer(r"[。！？!?；;]+(?:\s*(?:\[\s*\d[\d,，、\s]*\]|【\d+】))*[”」』）)]*\n?|\n", buffer):
         if m.end() == len(buffer) and not m.group().endswith("\n"):
             break  # a marker may still follow
+        if _open_quote(buffer[start:m.end()]):
+            continue
         done.append(buffer[start:m.end()])
         start = m.end()
     return done, buffer[start:]
+
+
+def _open_quote(text: str) -> bool:
+    return text.count("“") > text.count("”") or text.count("「") > text.count("」")
 
 
 def _content(message) -> str:
@@ -648,6 +671,8 @@ def _failure(exc: Exception) -> str:
         return "超时"
     if "connect" in name:
         return "无法连接"
+    if isinstance(exc, StreamCut):
+        return "中断"
     if status:
         return f"出错（HTTP {status}）"
     return "出错"

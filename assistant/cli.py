@@ -296,6 +296,38 @@ def eval_retrieval(
             f"{key} {value:.3f}" for key, value in m.items() if key != "queries"))
 
 
+@eval_app.command("answers")
+def eval_answers(
+    dataset: Annotated[Path, typer.Option("--dataset", help="JSONL with gold_article_ids (stard shape): in-corpus questions.")],
+    out_of_corpus: Annotated[Optional[Path], typer.Option(
+        "--out-of-corpus", help="JSONL of {question} the corpus cannot answer (evals/data/out_of_corpus.jsonl).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Only the first N in-corpus questions (0: all).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Answers on a labelled set: gold citations, citation precision, false refusals, and the
+    refusal rate on out-of-corpus questions, at the configured threshold and around it."""
+    from assistant.evaluation import answer_scores, ask_all, out_of_corpus_questions, queries_from_file
+
+    assistant = _assistant()
+    admin = Principal.local_admin()
+    queries = [q for qs in queries_from_file(dataset).values() for q in qs]
+    queries = queries[:limit] if limit else queries
+    inside = ask_all(assistant, [(q.text, q.gold) for q in queries], principal=admin)
+    outside = ask_all(assistant, [(q, ()) for q in out_of_corpus_questions(out_of_corpus)], principal=admin) \
+        if out_of_corpus else []
+    configured = assistant.settings.answer.min_support
+    sweep = [answer_scores(inside, outside, t) for t in sorted({configured, *(i / 20 for i in range(21))})]
+    result = {"questions": len(inside), "out_of_corpus": len(outside),
+              "at_setting": answer_scores(inside, outside, configured), "sweep": sweep}
+    if as_json:
+        _print_json(result)
+        return
+    m = result["at_setting"]
+    out.print(f"{len(inside)} in-corpus, {len(outside)} out-of-corpus questions; min_support {configured:g}")
+    out.print(f"answers citing a gold article {m['gold_cited']:.3f} · citation precision {m['citation_precision']:.3f}"
+              f" · false refusal {m['false_refusal']:.3f} · out-of-corpus refused {m['refusal_out_of_corpus']:.3f}")
+
+
 @app.command()
 def config(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
     """Print the effective settings (environment JIANXUE_*), secrets masked."""

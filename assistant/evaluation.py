@@ -1,6 +1,7 @@
-"""Retrieval metrics at the source_id level, and the query files they run on.
+"""Retrieval metrics at the source_id level, answer metrics (gold citations, citation
+precision, refusal rates by threshold), and the query files they run on.
 
-Used by ``jianxue eval retrieval`` and by evals/retrieval.py.
+Used by ``jianxue eval retrieval`` / ``eval answers`` and by evals/retrieval.py / answers.py.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from assistant.errors import CorpusError
 
 KS = (1, 5, 10)
 
@@ -31,8 +34,6 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def queries_from_file(path: Path) -> dict[str, list[Query]]:
     """Query sets in a file, by schema: stard-like, CAIL-like, or guiding-case retrieval (two sets)."""
-    from assistant.errors import CorpusError
-
     try:
         sets = _queries(path)
         if not any(sets.values()):
@@ -102,3 +103,61 @@ def labelled_examples(path: Path) -> list[tuple[str, list[str]]]:
         texts = [row.get(k) for k in ("question", "fact", "text", "key_points", "facts")]
         out += [(t, [str(c) for c in cites]) for t in texts if isinstance(t, str) and t.strip()]
     return out
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One question put to ask() with refusals by threshold switched off."""
+
+    support: float
+    refused: bool  # declined anyway (foreign law, a named article that is not indexed, nothing found)
+    cited: tuple[str, ...]  # source ids (or labels) of the citations
+    gold: tuple[str, ...] = ()
+    question: str = ""
+
+
+def ask_all(assistant, questions: list[tuple[str, tuple[str, ...]]], *, principal) -> list[Asked]:
+    """Ask every question with ``min_support`` at 0, so thresholds can be swept afterwards."""
+    answerer = assistant.answerer
+    original = answerer.settings
+    answerer.settings = original.model_copy(update={"min_support": 0.0})
+    try:
+        out = []
+        for text, gold in questions:
+            answer = assistant.ask(text, principal=principal)
+            out.append(Asked(answer.support, answer.refused,
+                             tuple(c.source_id or c.label for c in answer.citations), gold, text))
+        return out
+    finally:
+        answerer.settings = original
+
+
+def answer_scores(in_corpus: list[Asked], out_of_corpus: list[Asked], threshold: float) -> dict[str, float]:
+    """At one refusal threshold: gold citations, citation precision, refusal rates."""
+    def declined(a: Asked) -> bool:
+        return a.refused or a.support < threshold
+
+    answered = [a for a in in_corpus if not declined(a)]
+    cited = [s for a in answered for s in dict.fromkeys(a.cited)]
+    gold_cited = sum(1 for a in answered for s in dict.fromkeys(a.cited) if s in a.gold)
+    return {
+        "threshold": threshold,
+        "gold_cited": sum(1 for a in answered if set(a.cited) & set(a.gold)) / len(in_corpus) if in_corpus else 0.0,
+        "gold_cited_answered": (sum(1 for a in answered if set(a.cited) & set(a.gold)) / len(answered)
+                                if answered else 0.0),
+        "citation_precision": gold_cited / len(cited) if cited else 0.0,
+        "false_refusal": sum(map(declined, in_corpus)) / len(in_corpus) if in_corpus else 0.0,
+        "refusal_out_of_corpus": sum(map(declined, out_of_corpus)) / len(out_of_corpus) if out_of_corpus else 0.0,
+    }
+
+
+def out_of_corpus_questions(path: Path) -> list[str]:
+    """A JSONL file of {question} (or {query}) lines the corpus cannot answer."""
+    try:
+        rows = read_jsonl(path)
+        return [str(r.get("question") or r["query"]) for r in rows]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CorpusError(f"{path}: each line must be a JSON object with 'question' ({type(exc).__name__})") from None

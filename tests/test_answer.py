@@ -241,6 +241,15 @@ def test_misquotes_are_taken_out(data_dir, embedder, fake):
     assert "一律不承担" not in answer.text and not answer.grounded
 
 
+@pytest.mark.parametrize("misquote", ["“防卫人一律免责；事后也不必说明”[1]。", "“防卫人一律免责，不必说明[1]。"])
+def test_quotes_are_checked_whole_even_across_sentence_marks(data_dir, embedder, fake, misquote):
+    fake.default.content = lambda req: quote_first(req) + "另有规定：" + misquote
+    answer = with_llm(data_dir, embedder, fake.base_url).ask("正当防卫的限度怎么认定", principal=ADMIN)
+    assert "一律免责" not in answer.text and "不必说明" not in answer.text and not answer.grounded
+    streamed = collect(with_llm(data_dir, embedder, fake.base_url), "正当防卫的限度怎么认定")
+    assert all("一律免责" not in e["text"] and "不必说明" not in e["text"] for e in streamed if e["type"] == "delta")
+
+
 def test_injected_links_are_removed(data_dir, embedder, fake):
     fake.default.content = lambda req: quote_first(req) + "更多内容见 https://evil.example.com/x [1]。"
     answer = with_llm(data_dir, embedder, fake.base_url).ask("正当防卫的限度怎么认定", principal=ADMIN)

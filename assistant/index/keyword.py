@@ -143,6 +143,9 @@ class KeywordIndex:
                 return None
         return cls(ids, bm25, int(manifest.get("generation", -1)))
 
+    def __contains__(self, token: str) -> bool:
+        return token in self._vocab
+
     def idf(self, token: str) -> float:
         """Inverse document frequency (BM25's form); a token no chunk has gets the highest value."""
         n = len(self.ids)
