@@ -15,13 +15,13 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from assistant import prompts
 from assistant.config import AnswerSettings
-from assistant.index.catalog import Snapshot, keyword_text
+from assistant.index.catalog import Snapshot
 from assistant.index.keyword import LegalTokenizer
-from assistant.models import Chunk, Hit, Kind, Principal
+from assistant.models import Answer, Chunk, Citation, Hit, Kind, Principal, Turn
 from assistant.text import (
     LINK_RE,
     article_mentions,
@@ -58,72 +58,6 @@ _SPACE_RE = re.compile(r"\s+")
 
 class StreamCut(Exception):
     """The model's stream stopped before the model said it was done."""
-
-
-# -- data ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Citation:
-    n: int
-    label: str
-    source_id: str | None
-    chunk_id: str
-    doc_id: str
-    kind: str
-    title: str
-    quote: str  # an exact span of the passage's text
-
-    def to_dict(self) -> dict:
-        return {"n": self.n, "label": self.label, "source_id": self.source_id, "chunk_id": self.chunk_id,
-                "doc_id": self.doc_id, "kind": self.kind, "title": self.title, "quote": self.quote}
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One earlier exchange, as much as a follow-up needs (adapters store these)."""
-
-    question: str
-    query: str
-    sources: tuple[str, ...] = ()  # source ids, else citation labels, of what the answer cited
-
-    def to_dict(self) -> dict:
-        return {"question": self.question, "query": self.query, "sources": list(self.sources)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Turn":
-        return cls(str(data["question"]), str(data.get("query") or data["question"]),
-                   tuple(str(s) for s in data.get("sources", ())))
-
-
-@dataclass
-class Answer:
-    question: str
-    query: str  # the standalone question that was searched
-    text: str
-    citations: list[Citation] = field(default_factory=list)
-    grounded: bool = True
-    mode: str = "extractive"  # extractive | llm | refusal
-    refusal: str | None = None  # why it declined
-    suggestions: list[str] = field(default_factory=list)  # closest topics that do exist
-    notice: str | None = None  # fallback or trimming, one line
-    support: float = 0.0
-    problems: list[str] = field(default_factory=list)  # what verification took out
-
-    @property
-    def refused(self) -> bool:
-        return self.refusal is not None
-
-    def turn(self) -> Turn:
-        return Turn(self.question, self.query, tuple(c.source_id or c.label for c in self.citations))
-
-    def to_dict(self) -> dict:
-        return {
-            "question": self.question, "query": self.query, "text": self.text,
-            "citations": [c.to_dict() for c in self.citations], "grounded": self.grounded, "mode": self.mode,
-            "refused": self.refused, "refusal": self.refusal, "suggestions": self.suggestions,
-            "notice": self.notice, "support": round(self.support, 4), "problems": self.problems,
-        }
 
 
 # -- the answerer -----------------------------------------------------------------------------

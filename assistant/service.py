@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
-from assistant.answer import Answer, Answerer, Turn
+from assistant.answer import Answerer
 from assistant.config import Settings
 from assistant.db import make_engine
 from assistant.errors import CorpusError
@@ -26,7 +26,7 @@ from assistant.index.lock import WriterLock
 from assistant.index.store import VectorStore
 from assistant.ingest.loaders import LoadOptions
 from assistant.ingest.pipeline import Ingestor, IngestReport, Progress
-from assistant.models import Hit, Principal
+from assistant.models import Answer, Hit, Principal, Turn
 from assistant.rank import Ranker, default_ranker
 from assistant.retrieve import CrossEncoderReranker, FusionWeights, Mode, Retriever
 

@@ -15,7 +15,7 @@ import socket
 import pytest
 
 from assistant import prompts
-from assistant.answer import Turn
+from assistant.models import Turn
 from assistant.config import load_settings
 from assistant.index.embedders import make_embedder
 from assistant.models import Principal
