@@ -222,3 +222,72 @@ class Answer:
             "refused": self.refused, "refusal": self.refusal, "suggestions": self.suggestions,
             "notice": self.notice, "support": round(self.support, 4), "problems": self.problems,
         }
+
+
+# -- quizzes -----------------------------------------------------------------------------------
+
+
+class QuestionType(StrEnum):
+    single = "single"
+    multi = "multi"
+    true_false = "true_false"
+    case_analysis = "case_analysis"
+
+
+@dataclass
+class Question:
+    """One quiz question; ``answer`` holds the indexes of the correct options."""
+
+    id: str
+    type: QuestionType
+    stem: str
+    options: list[str]
+    answer: list[int]
+    explanation: str
+    citations: list[Citation]
+    difficulty: int  # 1 easy .. 3 hard
+    topic: str
+    line: str
+    kind: str  # what the generator asked: charge, decision, cloze, key_point, key_points, provision, article
+    status: str = "draft"  # draft | published
+    source_hash: str = ""  # hash of the cited passages' text when the question was made
+    generator: str = "template"
+    stale: bool = False  # published, and a cited passage has changed or gone since
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "type": self.type.value, "stem": self.stem, "options": list(self.options),
+            "answer": list(self.answer), "explanation": self.explanation,
+            "citations": [c.to_dict() for c in self.citations], "difficulty": self.difficulty,
+            "topic": self.topic, "line": self.line, "kind": self.kind, "status": self.status,
+            "source_hash": self.source_hash, "generator": self.generator, "stale": self.stale,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Question":
+        return cls(
+            id=d["id"], type=QuestionType(d["type"]), stem=d["stem"], options=list(d["options"]),
+            answer=[int(i) for i in d["answer"]], explanation=d.get("explanation", ""),
+            citations=[Citation(**c) for c in d.get("citations", [])], difficulty=int(d.get("difficulty", 2)),
+            topic=d.get("topic", ""), line=d.get("line", "general"), kind=d.get("kind", ""),
+            status=d.get("status", "draft"), source_hash=d.get("source_hash", ""),
+            generator=d.get("generator", "template"), stale=bool(d.get("stale", False)),
+        )
+
+
+@dataclass
+class Quiz:
+    id: str
+    title: str
+    topic: str
+    line: str
+    questions: list[Question]
+    status: str = "draft"
+    created_by: str = "local"
+    created_at: str = ""
+    dropped: list[str] = field(default_factory=list)  # why candidate questions were not kept
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "title": self.title, "topic": self.topic, "line": self.line, "status": self.status,
+                "created_by": self.created_by, "created_at": self.created_at,
+                "questions": [q.to_dict() for q in self.questions], "dropped": list(self.dropped)}

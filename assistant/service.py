@@ -16,7 +16,7 @@ from pathlib import Path
 from assistant.answer import Answerer
 from assistant.config import Settings
 from assistant.db import make_engine
-from assistant.errors import CorpusError
+from assistant.errors import CorpusError, NotFound
 from assistant.index.catalog import Snapshot, keyword_text, open_snapshot, refresh_snapshot
 from assistant.index.embedders import Embedder, make_embedder
 from assistant.index.hints import CitationHints, Example
@@ -26,7 +26,7 @@ from assistant.index.lock import WriterLock
 from assistant.index.store import VectorStore
 from assistant.ingest.loaders import LoadOptions
 from assistant.ingest.pipeline import Ingestor, IngestReport, Progress
-from assistant.models import Answer, Hit, Principal, Turn
+from assistant.models import Answer, Hit, Kind, Principal, Turn
 from assistant.rank import Ranker, default_ranker
 from assistant.retrieve import CrossEncoderReranker, FusionWeights, Mode, Retriever
 
@@ -246,6 +246,107 @@ class Assistant:
                    lines: tuple[str, ...] = ()):
         """Async iterator of answer events (see :meth:`Answerer.ask_stream`)."""
         return self.answerer.ask_stream(question, principal=principal, history=history, lines=lines)
+
+
+    # -- quizzes and learners ------------------------------------------------------------------
+
+    @cached_property
+    def learners(self):
+        from assistant.learners import Learners
+
+        return Learners(self.ledger.engine)
+
+    def quiz_sources(self, *, principal: Principal, topic: str | None = None, case: str | None = None,
+                     line: str | None = None, limit: int = 8) -> list:
+        """Documents to make questions from, only those the principal may read."""
+        from assistant.quiz.generate import Source
+
+        entries = {d: e for d, e in self.ledger.load().items() if e.state == COMMITTED and _may_read(principal, e.access)}
+
+        def source(entry, focus=()) -> Source:
+            chunks = sorted(self.ledger.get_chunks(entry.chunk_ids).values(), key=lambda c: c.ordinal)
+            tags = tuple(dict.fromkeys(t for c in chunks for t in c.tags))
+            return Source(doc_id=entry.doc_id, title=entry.title, kind=Kind(entry.kind), line=entry.line,
+                          chunks=chunks, tags=tags, focus=tuple(focus))
+
+        if case:
+            wanted = case.strip()
+            for entry in entries.values():
+                if entry.kind != Kind.case.value:
+                    continue
+                if wanted in (entry.doc_id, entry.title) or wanted.removesuffix(".md") == entry.doc_id.rsplit(".", 1)[0]:
+                    return [source(entry)]
+                first = self.ledger.get_chunks(entry.chunk_ids[:1])
+                if any(c.citation.split("·", 1)[0] == wanted for c in first.values()):
+                    return [source(entry)]
+            raise NotFound(f"no case {case!r} in the index (give its number such as 检例第45号, its title or its id)")
+        if topic:
+            hits = self.search(topic, principal=principal, k=30, lines=(line,) if line else ())
+            order: dict[str, list[str]] = {}
+            for h in hits:
+                order.setdefault(h.chunk.doc_id, []).append(h.chunk.chunk_id)
+            return [source(entries[d], focus) for d, focus in order.items() if d in entries][:limit]
+        cases = sorted((e for e in entries.values() if e.kind == Kind.case.value and (not line or e.line == line)),
+                       key=lambda e: e.doc_id)
+        return [source(e) for e in cases[:limit]]
+
+    def make_quiz(self, *, principal: Principal, topic: str | None = None, case: str | None = None,
+                  line: str | None = None, n: int = 5, use_model: bool = True):
+        """Generate, validate and save a draft quiz of ``n`` questions (fewer if the sources give fewer)."""
+        from assistant.quiz import Tally, assemble, collect, pick
+        from assistant.quiz.generate import LLMGenerator, Pool, TemplateGenerator, case_charge
+        from assistant.quiz.validate import validate
+        from assistant import prompts
+
+        sources = self.quiz_sources(principal=principal, topic=topic, case=case, line=line)
+        if not sources:
+            raise NotFound("no material to make questions from" + (f" on {topic!r}" if topic else ""))
+        texts = {c.chunk_id: c.text for s in sources for c in s.chunks}
+        pool = Pool(charges=[found[0] for s in sources if (found := case_charge(s))])
+        tally = Tally()
+        salt = str(len(self.learners.list_quizzes()))
+        model = self.chat_model() if use_model else None
+        generator = (LLMGenerator(model, lambda q, _s: validate(q, texts), prompt=prompts.QUIZ, repair=prompts.QUIZ_REPAIR)
+                     if model is not None else TemplateGenerator(pool, seed=f"{topic}|{case}|{line}|{salt}"))
+        per_source = n if len(sources) == 1 else max(2, -(-n // len(sources)))
+        questions = pick(collect(generator, sources, texts, per_source=per_source, tally=tally), n)
+        if model is not None and len(questions) < n:  # the model fell short: templates fill up
+            more = collect(TemplateGenerator(pool, seed=salt), sources, texts, per_source=per_source, tally=tally)
+            questions += pick([q for q in more if q.id not in {x.id for x in questions}], n - len(questions))
+        if not questions:
+            raise NotFound("no valid question could be made from this material: " + "; ".join(tally.dropped[:3]))
+        subject = topic or case or (sources[0].title if len(sources) == 1 else "综合")
+        quiz = assemble(questions, title=f"{subject} · {len(questions)}题", topic=subject,
+                        line=line or sources[0].line, user=principal.user, salt=salt, dropped=tally.dropped)
+        self.learners.save_quiz(quiz)
+        return quiz
+
+    def get_quiz(self, quiz_id: str):
+        """A saved quiz; published questions whose cited passages changed or went are marked stale."""
+        from assistant.quiz.generate import source_hash
+
+        quiz = self.learners.get_quiz(quiz_id)
+        ids = [c.chunk_id for q in quiz.questions for c in q.citations]
+        current = self.ledger.get_chunks(ids)
+        for q in quiz.questions:
+            chunks = [current.get(c.chunk_id) for c in q.citations]
+            unique = list({c.chunk_id: c for c in chunks if c is not None}.values())
+            q.stale = q.status == "published" and (None in chunks or source_hash(unique) != q.source_hash)
+        return quiz
+
+    def grade(self, question_id: str, chosen: Sequence[int], *, principal: Principal, quiz_id: str | None = None):
+        question = self.learners.get_question(question_id)
+        return self.learners.record(user=principal.user, departments=principal.departments, question=question,
+                                    chosen=list(chosen), quiz_id=quiz_id)
+
+    def export_quiz(self, quiz_id: str, fmt: str) -> bytes:
+        from assistant.quiz.export import export
+
+        return export(self.get_quiz(quiz_id), fmt)
+
+
+def _may_read(principal: Principal, access) -> bool:
+    return principal.sees_everything or not access or bool(set(access) & set(principal.departments))
 
 
 def build_assistant(settings: Settings, **parts) -> Assistant:

@@ -211,3 +211,29 @@ def test_a_misconfigured_model_is_one_line(tmp_path):
     jianxue("ingest", str(CORPUS / "cases"), data_dir=data)
     done = jianxue("ask", "正当防卫的限度", data_dir=data, check=False, env={"JIANXUE_LLM__PROVIDER": "openai"})
     assert done.returncode == 1 and "JIANXUE_LLM__MODEL" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_quiz_take_export_and_progress(tmp_path):
+    data = tmp_path / "d"
+    jianxue("ingest", str(CORPUS / "cases"), data_dir=data)
+    made = json.loads(jianxue("quiz", "--case", "教学案例第2号", "--json", data_dir=data).stdout)
+    assert len(made["questions"]) >= 3 and made["status"] == "draft"
+    first = made["questions"][0]
+    right = "".join("ABCDEF"[i] for i in first["answer"])
+    answers = [right] + ["Z", "A"] + ["A"] * (len(made["questions"]) - 1)  # "Z" is refused and asked again
+    taken = jianxue("quiz", "take", made["id"], "--user", "wang", data_dir=data, stdin="\n".join(answers) + "\n").stdout
+    assert "正确" in taken and "answer with letters" in taken and f"/ {len(made['questions'])} correct" in taken
+    progress = json.loads(jianxue("progress", "--user", "wang", "--json", data_dir=data).stdout)
+    assert progress["attempts"] == len(made["questions"]) and progress["correct"] >= 1
+    out = tmp_path / "quiz.xml"
+    jianxue("quiz", "export", made["id"], "--format", "moodle", "--out", str(out), data_dir=data)
+    assert out.read_bytes().startswith(b"<?xml") and made["questions"][0]["stem"][:20] in out.read_text(encoding="utf-8")
+    assert "published" in jianxue("quiz", "publish", made["id"], data_dir=data).stdout
+    human = jianxue("quiz", "--topic", "认罪认罚", data_dir=data).stdout
+    assert "答案：" in human and "jianxue quiz take" in human
+    survey = json.loads(jianxue("eval", "quizzes", "--json", data_dir=data).stdout)
+    assert survey["cases"] == 12 and survey["validity"] >= 0.98 and len(survey["samples"]) == 10
+    missing = jianxue("quiz", "export", "zzz", "--format", "md", data_dir=data, check=False)
+    assert missing.returncode == 1 and "no quiz 'zzz'" in missing.stderr and "Traceback" not in missing.stderr
+    bad = jianxue("quiz", "export", made["id"], "--format", "docx", data_dir=data, check=False)
+    assert bad.returncode == 1 and "unknown export format" in bad.stderr
