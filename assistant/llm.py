@@ -58,3 +58,13 @@ def build_chat_model(settings: LLMSettings):
         except Exception as exc:  # a missing or unreadable GGUF file
             raise LLMUnavailable(f"cannot load the GGUF model {settings.model}: {exc}") from None
     raise ConfigError(f"unknown LLM provider {provider!r}")
+
+
+def json_replies(model, provider: str):
+    """The model asked for JSON objects where the server supports it (OpenAI-compatible JSON mode,
+    Ollama's format=json); the schema itself travels in the prompt."""
+    if provider == "openai":
+        return model.bind(response_format={"type": "json_object"})
+    if provider == "ollama":
+        return model.bind(format="json")
+    return model

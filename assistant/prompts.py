@@ -55,7 +55,9 @@ QUIZ = """请依据下面这段资料，为检察官出一道选择题。只能�
 资料（{label}）：
 {text}
 
-只输出一个JSON对象，字段如下：
+只输出一个符合下面JSON Schema的JSON对象：
+{schema}
+字段说明：
 type：single（单选）、multi（多选）、true_false（判断，选项固定为["正确","错误"]）或 case_analysis（案例分析单选）
 stem：题干；options：选项列表（2到6个，互不相同，不要“以上都是”之类）；answer：正确选项序号列表（从0开始）
 explanation：解析；quote：资料中支持答案的原文（逐字摘录）；difficulty：难度1到3"""

@@ -306,6 +306,10 @@ class Assistant:
         tally = Tally()
         salt = str(len(self.learners.list_quizzes()))
         model = self.chat_model() if use_model else None
+        if model is not None:
+            from assistant.llm import json_replies
+
+            model = json_replies(model, self.settings.llm.provider)
         generator = (LLMGenerator(model, lambda q, _s: validate(q, texts), prompt=prompts.QUIZ, repair=prompts.QUIZ_REPAIR)
                      if model is not None else TemplateGenerator(pool, seed=f"{topic}|{case}|{line}|{salt}"))
         per_source = n if len(sources) == 1 else max(2, -(-n // len(sources)))

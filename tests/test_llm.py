@@ -51,3 +51,15 @@ def test_ollama_server(fake):
 def test_llamacpp_without_its_extra_says_how_to_install_it(tmp_path):
     with pytest.raises(LLMUnavailable, match="llamacpp"):
         build_chat_model(LLMSettings(provider="llamacpp", model=str(tmp_path / "model.gguf")))
+
+
+@pytest.mark.parametrize(("provider", "field", "value"), [("openai", "response_format", {"type": "json_object"}),
+                                                          ("ollama", "format", "json")])
+def test_json_replies_reach_the_server(fake, provider, field, value):
+    from assistant.llm import json_replies
+
+    fake.then('{"ok": true}')
+    base = fake.base_url if provider == "openai" else fake.root_url
+    model = json_replies(build_chat_model(LLMSettings(provider=provider, base_url=base, model="m")), provider)
+    assert model.invoke("只输出JSON").content == '{"ok": true}'
+    assert fake.requests[-1][field] == value

@@ -153,7 +153,7 @@ def test_llm_questions_are_validated_repaired_or_dropped(world, tmp_path):
     server = FakeOpenAI().start()
     try:
         def good(request):
-            passage = request["messages"][-1]["content"].split("：\n", 1)[1]
+            passage = request["messages"][-1]["content"].split("）：\n", 1)[1]
             sentence = re.split(r"(?<=[。；])", passage)[0]
             return json.dumps({"type": "true_false", "stem": "判断：" + sentence, "options": ["正确", "错误"],
                                "answer": [0], "explanation": "见资料", "quote": sentence, "difficulty": 1},
@@ -171,6 +171,8 @@ def test_llm_questions_are_validated_repaired_or_dropped(world, tmp_path):
     llm = [q for q in quiz.questions if q.generator == "llm"]
     assert len(llm) == 1 and llm[0].type is QuestionType.true_false  # the repaired one
     assert any("dropped after one repair" in d and "not distinct" in d for d in quiz.dropped)
+    assert server.requests[0]["response_format"] == {"type": "json_object"}
+    assert '"required"' in server.requests[0]["messages"][-1]["content"]  # the JSON schema is in the prompt
     repair = server.requests[1]["messages"][-1]["content"]
     assert "上一次给出的题目没有通过校验" in repair and "options are not distinct" in repair
     assert len(quiz.questions) == 3  # templates filled the place of the dropped one

@@ -434,7 +434,8 @@ class LLMGenerator:
 
     def candidates(self, source: Source) -> Iterator[Question]:
         chunk = (source.chunks_of(KEY_SECTIONS) or source.chunks)[0]
-        request = self.prompt.format(label=chunk.citation, text=chunk.text)
+        request = self.prompt.format(label=chunk.citation, text=chunk.text,
+                                     schema=json.dumps(QUESTION_SCHEMA, ensure_ascii=False))
         problems: list[str] = []
         for attempt in range(2):
             message = request if attempt == 0 else self.repair.format(request=request, problems="；".join(problems))
