@@ -461,6 +461,67 @@ def eval_quizzes(
     out.print(f"kinds {result['kinds']} · difficulty {result['difficulty']}", markup=False, highlight=False)
 
 
+keys_app = typer.Typer(help="API keys for the HTTP API (shown once, stored hashed).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    user: Annotated[str, typer.Option(help="Who the key belongs to.")],
+    role: Annotated[str, typer.Option(help="learner, trainer or admin.")] = "learner",
+    dept: Annotated[Optional[list[str]], typer.Option("--dept", help="Department (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help='Print {"key": ...} as JSON.')] = False,
+) -> None:
+    """Create an API key; it is printed once and cannot be shown again."""
+    key_id, secret = _assistant().keys.create(user=user, role=role, departments=tuple(dept or ()))
+    if as_json:
+        _print_json({"key": secret, "key_id": key_id, "user": user, "role": role, "departments": list(dept or ())})
+        return
+    out.print(f"key for {user} ({role}; {', '.join(dept or ()) or 'no department'}), shown once:", highlight=False)
+    out.print(secret, markup=False, highlight=False)
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
+    """The keys (ids, users, roles, departments), never the keys themselves."""
+    rows = _assistant().keys.list()
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        out.print(f"{r['key_id']}  {r['user']}  {r['role']}  {','.join(r['departments'])}"
+                  + ("  (revoked)" if r["revoked"] else ""), markup=False, highlight=False)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (from keys list).", show_default=False)]) -> None:
+    """Revoke a key at once."""
+    _assistant().keys.revoke(key_id)
+    out.print(f"revoked {key_id}", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Run the HTTP API and the widget (holds the data directory's writer lock while it runs)."""
+    try:
+        import uvicorn
+
+        from bots.http.app import create_app
+    except ImportError:
+        from assistant.errors import ConfigError
+
+        raise ConfigError('the HTTP API needs its extra: pip install -c constraints.txt -e ".[http]"') from None
+    from assistant.index.lock import WriterLock
+
+    assistant = _assistant()
+    with WriterLock(assistant.settings.data_dir, purpose="serve"):
+        err.print(f"jianxue API on http://{host}:{port} (widget: /widget/demo.html, docs: /docs)", highlight=False)
+        uvicorn.run(create_app(assistant), host=host, port=port, log_level="warning")
+
+
 @app.command()
 def config(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
     """Print the effective settings (environment JIANXUE_*), secrets masked."""

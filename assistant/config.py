@@ -113,6 +113,18 @@ class SearchSettings(Section):
     )
 
 
+class HttpSettings(Section):
+    rate_per_minute: int = Field(120, ge=1, description="Requests per minute per API key before 429.")
+    burst: int = Field(30, ge=1, description="Requests a key may make at once before the rate applies.")
+    max_upload_mb: float = Field(20, gt=0, description="Largest document upload; larger bodies get 413.")
+    max_json_kb: int = Field(256, ge=1, description="Largest JSON request body; larger bodies get 413.")
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Origins whose pages may call the API (the widget on intranet portals); keys travel "
+        "in the Authorization header, never in cookies.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything jianxue reads from its environment."""
 
@@ -135,6 +147,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings, description="The chat model; 'none' keeps everything extractive.")
     search: SearchSettings = Field(default_factory=SearchSettings, description="Search defaults.")
     answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Grounded answers and refusals.")
+    http: HttpSettings = Field(default_factory=HttpSettings, description="The HTTP API (jianxue serve).")
 
     @property
     def chroma_path(self) -> Path:

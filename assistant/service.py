@@ -185,6 +185,29 @@ class Assistant:
             self.hints()  # embed new examples now, not in the first search
             return report
 
+    def remove_documents(self, doc_ids: Sequence[str]) -> int:
+        """Take documents out of the index (an API delete); returns how many were there."""
+        with WriterLock(self.settings.data_dir, purpose="delete"):
+            ingestor = Ingestor(embedder=self.embedder, store=self.store, ledger=self.ledger,
+                                settings=self.settings.ingest)
+            removed = ingestor.remove(doc_ids)
+            if removed:
+                self._snapshot = refresh_snapshot(self.ledger, self.keyword_dir, self.tokenizer)
+            return removed
+
+    def documents(self, principal: Principal) -> list[dict]:
+        """The documents this principal may read."""
+        return [{"doc_id": e.doc_id, "title": e.title, "kind": e.kind, "line": e.line, "access": list(e.access),
+                 "chunks": len(e.chunk_ids), "source": Path(e.source).name}
+                for e in sorted(self.ledger.load().values(), key=lambda e: e.doc_id)
+                if e.state == COMMITTED and _may_read(principal, e.access)]
+
+    @cached_property
+    def keys(self):
+        from assistant.access import Keys
+
+        return Keys(self.ledger.engine)
+
     def stats(self) -> dict:
         entries = self.ledger.load().values()
         docs = Counter((e.kind, e.line) for e in entries if e.state == COMMITTED)

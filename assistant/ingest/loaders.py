@@ -40,6 +40,7 @@ class LoadOptions:
     kind: Kind | None = None
     line: Line | None = None
     access: tuple[str, ...] | None = None
+    id_root: Path | None = None  # document ids relative to this folder instead of the ingested path
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,8 @@ def walk(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
 
 def load_file(path: Path, *, root: Path, options: LoadOptions, settings: IngestSettings) -> Iterator[Document | Skipped]:
     """Documents from one file; a file that cannot be read yields one :class:`Skipped`."""
-    rel = path.relative_to(root).as_posix() if path != root else path.name
+    base = options.id_root if options.id_root is not None and options.id_root in path.parents else root
+    rel = path.relative_to(base).as_posix() if path != base else path.name
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         hint = " (save it as .docx)" if suffix == ".doc" else ""

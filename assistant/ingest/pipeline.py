@@ -192,6 +192,14 @@ class Ingestor:
 
     # -- removal -------------------------------------------------------------------------
 
+    def remove(self, doc_ids: Sequence[str]) -> int:
+        """Remove these documents (their chunks from the store, then their ledger rows)."""
+        entries = self.ledger.load()
+        doomed = [entries[d] for d in doc_ids if d in entries]
+        if doomed:
+            self._delete(doomed, entries)
+        return len(doomed)
+
     def _finish_deletions(self, entries: dict[str, Entry], report: IngestReport) -> None:
         """Deletions a killed run had started are completed before anything else."""
         doomed = [e for e in entries.values() if e.state == DELETING]

@@ -161,10 +161,27 @@ def test_bad_files_are_skipped_and_the_run_goes_on(settings, tree):
 
 def test_one_writer_at_a_time(settings, tree):
     assistant = build_assistant(settings, embedder=CountingEmbedder())
-    with WriterLock(settings.data_dir, purpose="serve"):
-        with pytest.raises(WriterBusy, match="is being written by pid"):
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from assistant.index.lock import WriterLock\n"
+        "with WriterLock(Path(sys.argv[1]), purpose='serve'):\n    print('held', flush=True); time.sleep(60)")
+        , str(settings.data_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(WriterBusy, match=r"is being written by pid \d+ \(serve"):
             assistant.ingest([tree])
+    finally:
+        holder.kill()
+        holder.wait()
     assert assistant.ingest([tree]).added == 3
+
+
+def test_the_lock_is_reentrant_within_the_process_that_holds_it(settings, tree):
+    """`jianxue serve` holds the lock; the ingests it runs for uploads take it again."""
+    assistant = build_assistant(settings, embedder=CountingEmbedder())
+    with WriterLock(settings.data_dir, purpose="serve"):
+        assert assistant.ingest([tree]).added == 3
+    with WriterLock(settings.data_dir, purpose="again"):  # released: takes it afresh
+        pass
 
 
 def test_search_before_any_ingest_says_what_to_do(settings):
