@@ -29,6 +29,11 @@ class EmbedderSettings(Section):
     )
     batch_size: int = Field(64, ge=1, le=4096, description="Texts embedded per call.")
     threads: int = Field(2, ge=1, le=64, description="CPU threads for the use-m3 backend.")
+    workers: int = Field(
+        0, ge=0, le=64,
+        description="Processes that embed during a large ingest (use-m3), each single-threaded; 0 = one per "
+        "CPU core, 1 = embed in the ingest process. sentence-transformers always embeds in-process.",
+    )
     device: str | None = Field(
         None, description="Torch device for sentence-transformers ('cpu', 'cuda'); None picks one."
     )

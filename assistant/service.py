@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from assistant.index.hints import CitationHints, Example
 from assistant.index.keyword import KeywordIndex, LegalTokenizer, shared_tokenizer
 from assistant.index.ledger import COMMITTED, Ledger
 from assistant.index.lock import WriterLock
+from assistant.index.pool import EmbedderPool, pool_size
 from assistant.index.store import VectorStore
 from assistant.ingest.loaders import LoadOptions
 from assistant.ingest.pipeline import Ingestor, IngestReport, Progress
@@ -36,6 +37,7 @@ class Assistant:
                  store: VectorStore | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
+        self._embedder_injected = embedder is not None
         self._store = store
         self._lock = threading.RLock()
         self._snapshot: Snapshot | None = None
@@ -178,12 +180,21 @@ class Assistant:
                 self.ledger.set_meta("embedder", f"{embedder.name}@{embedder.dim}")
             tokenizer = self.tokenizer
             ingestor = Ingestor(embedder=self.embedder, store=store, ledger=self.ledger, settings=self.settings.ingest,
-                                keyword_tokens=lambda chunk: " ".join(tokenizer.tokens(keyword_text(chunk))))
+                                keyword_tokens=lambda chunk: " ".join(tokenizer.tokens(keyword_text(chunk))),
+                                pool=self._embedder_pool())
             report = ingestor.run(list(paths), options=options, prune=prune, progress=progress)
             if KeywordIndex.saved_generation(self.keyword_dir) != self.ledger.generation():
                 self._snapshot = refresh_snapshot(self.ledger, self.keyword_dir, self.tokenizer)
             self.hints()  # embed new examples now, not in the first search
             return report
+
+    def _embedder_pool(self) -> Callable[[], EmbedderPool] | None:
+        """Worker processes for large ingests, when the embedder comes from settings (an injected
+        one, such as a test's, is used as it is)."""
+        workers = pool_size(self.settings.embedder)
+        if self._embedder_injected or workers < 2:
+            return None
+        return lambda: EmbedderPool(self.settings.embedder, workers=workers)
 
     def remove_documents(self, doc_ids: Sequence[str]) -> int:
         """Take documents out of the index (an API delete); returns how many were there."""

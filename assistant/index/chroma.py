@@ -15,6 +15,10 @@ from assistant.index.store import SearchFilter
 from assistant.models import Chunk
 
 _WRITE_BATCH = 1000
+# Measured on the 33,107 statute chunks and the 1,137 STARD questions (use-m3): against exact
+# search, recall@10 0.991 and recall@50 0.979, the same as Chroma's defaults (M 16,
+# ef_construction 100: 0.991 / 0.975), for three quarters of the insert CPU.
+_HNSW = {"space": "cosine", "max_neighbors": 12, "ef_construction": 64, "ef_search": 150}
 
 
 class ChromaStore:
@@ -52,7 +56,7 @@ class ChromaStore:
                 collection,
                 embedding_function=None,
                 metadata={"embedder": embedder_name, "dim": dim},
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration={"hnsw": _HNSW},
             )
         except CorpusError:
             raise
@@ -108,17 +112,14 @@ class ChromaStore:
 
 
 def to_metadata(chunk: Chunk) -> dict:
-    """Only what filters need: Chroma indexes every metadata key, and each costs ingest time."""
+    """Only what filters need (see to_where): Chroma indexes every metadata key, and each
+    costs ingest time. Ids, citations and texts live in the ledger's chunk table."""
     meta: dict = {
-        "doc_id": chunk.doc_id,
         "kind": chunk.kind.value,
         "line": chunk.line.value,
-        "authority": chunk.authority,
         "restricted": bool(chunk.access),
     }
     # Chroma keeps no None and no empty lists: absent keys mean "none".
-    if chunk.source_id:
-        meta["source_id"] = chunk.source_id
     day = date_number(chunk.version_date)
     meta["dated"] = day is not None
     if day is not None:

@@ -47,21 +47,22 @@ class LegalTokenizer:
                     self._jieba.load_userdict(str(path))
                 self._ready = True
 
-    def add_words(self, words) -> None:
-        self._init()
-        for word in words:
-            self._jieba.add_word(word, freq=50000)
-
     def tokens(self, text: str) -> list[str]:
         if not self._ready:
             self._init()
-        out = []
+        out: list[str] = []
         for piece in _TOKEN_RE.findall(text):
-            for token in self._jieba.cut_for_search(piece):
-                token = token.strip().lower()
-                if token and token not in _STOP and _WORD_RE.match(token) and not _NUMBERING_RE.match(token):
-                    out.append(token)
+            out += self._piece(piece)
         return out
+
+    @lru_cache(maxsize=65536)  # noqa: B019 - one tokenizer per process; legal text repeats its clauses
+    def _piece(self, piece: str) -> tuple[str, ...]:
+        kept = []
+        for token in self._jieba.cut_for_search(piece):
+            token = token.strip().lower()
+            if token and token not in _STOP and _WORD_RE.match(token) and not _NUMBERING_RE.match(token):
+                kept.append(token)
+        return tuple(kept)
 
 
 @lru_cache(maxsize=1)

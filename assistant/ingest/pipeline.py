@@ -1,19 +1,24 @@
 """One ingest run: load -> plan against the ledger -> embed and write -> commit -> prune.
 
-Embedding (CPU-bound numpy) overlaps with store writes in one background thread, so
-the run goes about as fast as the embedder alone.
+Embedding overlaps with store writes in one background thread, so the run goes about as
+fast as the embedder alone. A large run embeds in worker processes when the service
+provides a pool (see assistant/index/pool.py); small ones embed in-process.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from assistant.config import IngestSettings
 from assistant.index.embedders import Embedder
+from assistant.index.pool import EmbedderPool
 from assistant.index.ledger import COMMITTED, DELETING, Entry, Ledger, Planned
 from assistant.index.store import VectorStore
 from assistant.ingest.chunking import chunk_document
@@ -21,6 +26,8 @@ from assistant.ingest.loaders import LoadOptions, Skipped, load_file, walk
 from assistant.models import Chunk, Document
 
 FLUSH_CHUNKS = 2048
+EMBED_BATCH = 256
+POOL_MIN_CHUNKS = 1024  # fewer chunks than this embed in-process: starting workers costs ~2 s
 
 
 @dataclass
@@ -51,6 +58,16 @@ Progress = Callable[[str, int], None]
 
 
 @dataclass
+class _Flight:
+    """A batch whose vectors are being made: written and committed by Ingestor._finish."""
+
+    batch: list["_Plan"]
+    parts: list[list[Chunk]]
+    vectors: list[Callable[[], np.ndarray]]  # one per part, in order
+    tokens: Future | None
+
+
+@dataclass
 class _Plan:
     planned: Planned
     is_new: bool
@@ -63,8 +80,11 @@ class Ingestor:
     """Runs ingests against one embedder, store and ledger. Not thread-safe: one writer."""
 
     def __init__(self, *, embedder: Callable[[], Embedder], store: VectorStore, ledger: Ledger,
-                 settings: IngestSettings, keyword_tokens: Callable[[Chunk], str] | None = None) -> None:
+                 settings: IngestSettings, keyword_tokens: Callable[[Chunk], str] | None = None,
+                 pool: Callable[[], EmbedderPool] | None = None) -> None:
         self._embedder_factory = embedder
+        self._pool_factory = pool
+        self._pool: EmbedderPool | None = None
         self.store = store
         self.ledger = ledger
         self.settings = settings
@@ -82,8 +102,18 @@ class Ingestor:
         roots = [p.resolve() for p in paths]
         seen_docs: dict[str, str] = {}
         batch: list[_Plan] = []
+        in_flight: _Flight | None = None  # the previous batch, embedding while the next one is planned
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jianxue-store") as writer, \
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="jianxue-tokens") as tokens:
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="jianxue-tokens") as tokens, \
+                self._closing_pool():
+
+            def flush() -> None:
+                nonlocal in_flight, batch
+                started_next = self._start(batch, entries, tokens)
+                if in_flight is not None:
+                    self._finish(in_flight, entries, writer, report, notify)
+                in_flight, batch = started_next, []
+
             for root, path in walk(roots):
                 for item in load_file(path, root=root, options=options, settings=self.settings):
                     if isinstance(item, Skipped):
@@ -97,11 +127,12 @@ class Ingestor:
                     if plan is not None:
                         batch.append(plan)
                         if sum(len(p.to_embed) for p in batch) >= FLUSH_CHUNKS:
-                            self._flush(batch, entries, writer, tokens, report, notify)
-                            batch = []
+                            flush()
                 notify("file", 1)
             if batch:
-                self._flush(batch, entries, writer, tokens, report, notify)
+                flush()
+            if in_flight is not None:
+                self._finish(in_flight, entries, writer, report, notify)
         if prune:
             self._prune(entries, roots, seen_docs, report)
         if recovering or prune:
@@ -151,37 +182,49 @@ class Ingestor:
 
     # -- writing -------------------------------------------------------------------------
 
-    def _flush(self, batch: list[_Plan], entries: dict[str, Entry], writer: ThreadPoolExecutor,
-               tokenizer: ThreadPoolExecutor, report: IngestReport, notify: Progress) -> None:
+    def _start(self, batch: list[_Plan], entries: dict[str, Entry], tokenizer: ThreadPoolExecutor) -> "_Flight":
+        """Record the batch's new ids as pending and set its embedding and keyword tokens going."""
         self.ledger.mark_pending([p.planned for p in batch], entries)
         tokens: Future | None = None
         if self._keyword_tokens is not None:
             chunks = [c for p in batch for c in p.planned.chunks]
             tokens = tokenizer.submit(lambda: {c.chunk_id: self._keyword_tokens(c) for c in chunks})
+        to_embed = [c for p in batch for c in p.to_embed]
+        parts = [to_embed[i:i + EMBED_BATCH] for i in range(0, len(to_embed), EMBED_BATCH)]
+        return _Flight(batch=batch, parts=parts, vectors=self._vectors(parts, total=len(to_embed)), tokens=tokens)
+
+    def _vectors(self, parts: list[list[Chunk]], *, total: int) -> list[Callable[[], np.ndarray]]:
+        """One getter per part. From the worker pool (a large run) the parts are submitted now
+        and embed while the previous batch is written; in-process they embed when asked for."""
+        if self._pool is None and self._pool_factory is not None and total >= POOL_MIN_CHUNKS:
+            self._pool = self._pool_factory()
+        if self._pool is not None:
+            return [self._pool.submit([c.embedding_text() for c in part]) for part in parts]
+        embedder = self._embedder_factory
+        return [lambda part=part: embedder().embed_documents([c.embedding_text() for c in part]) for part in parts]
+
+    def _finish(self, flight: "_Flight", entries: dict[str, Entry], writer: ThreadPoolExecutor,
+                report: IngestReport, notify: Progress) -> None:
+        """Write the batch's vectors and metadata, delete what it replaced, commit it."""
+        batch = flight.batch
         pending: list[Future] = []
         refresh = [c for p in batch for c in p.to_refresh]
         if refresh:
             pending.append(writer.submit(self.store.update_metadata, refresh))
-        to_embed = [c for p in batch for c in p.to_embed]
-        if to_embed:
-            embedder = self._embedder_factory()
-            step = 256
-            for start in range(0, len(to_embed), step):
-                part = to_embed[start:start + step]
-                vectors = embedder.embed_documents([c.embedding_text() for c in part])
-                # keep at most two writes queued so memory stays flat
-                while len([f for f in pending if not f.done()]) >= 2:
-                    pending[0].result()
-                    pending = [f for f in pending if not f.done()]
-                pending.append(writer.submit(self.store.upsert, part, vectors))
-                report.embedded += len(part)
-                notify("embedded", len(part))
+        for part, vectors in zip(flight.parts, flight.vectors, strict=True):
+            # keep at most two writes queued so memory stays flat
+            while len([f for f in pending if not f.done()]) >= 2:
+                pending[0].result()
+                pending = [f for f in pending if not f.done()]
+            pending.append(writer.submit(self.store.upsert, part, vectors()))
+            report.embedded += len(part)
+            notify("embedded", len(part))
         for future in pending:
             future.result()
         stale = set().union(*(p.to_delete for p in batch))
         if stale:
             self.store.delete(sorted(stale))
-        self.ledger.commit([p.planned for p in batch], tokens=tokens.result() if tokens is not None else None)
+        self.ledger.commit([p.planned for p in batch], tokens=flight.tokens.result() if flight.tokens else None)
         for p in batch:
             entries[p.planned.entry.doc_id] = p.planned.entry
             report.chunks += len(p.planned.new_ids)
@@ -189,6 +232,15 @@ class Ingestor:
                 report.added += 1
             else:
                 report.updated += 1
+
+    @contextmanager
+    def _closing_pool(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
 
     # -- removal -------------------------------------------------------------------------
 

@@ -206,6 +206,25 @@ def final_ids(data_dir: Path) -> tuple[set[str], set[str]]:
     return state(assistant)
 
 
+def children(pid: int) -> list[int]:
+    """Child processes of pid (the embedding workers of an ingest), from /proc."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 @pytest.mark.slow
 def test_killed_ingest_resumes_to_exactly_the_clean_result(tmp_path, statute_records):
     source = write_jsonl(tmp_path / "laws.jsonl", statute_records[:4000])
@@ -221,14 +240,21 @@ def test_killed_ingest_resumes_to_exactly_the_clean_result(tmp_path, statute_rec
     crashed_dir = tmp_path / "crashed"
     rng = random.Random(20261125)
     kills = 0
+    orphans: list[int] = []
     for _ in range(5):
         proc = run_cli(["ingest", str(source), "--json"], crashed_dir)
         time.sleep(rng.uniform(0.5, max(0.6, clean_seconds * 0.9)))
         if proc.poll() is None:
+            workers = children(proc.pid)
             proc.send_signal(signal.SIGKILL)
             kills += 1
+            orphans += workers
         proc.communicate(timeout=600)
     assert kills >= 3, "the ingest finished before it could be killed; make the input larger"
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in orphans) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in orphans if alive(pid)], "embedding workers outlived the killed ingest"
     resumed = run_cli(["ingest", str(source), "--json"], crashed_dir)
     out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err
