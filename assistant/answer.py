@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from assistant import prompts
 from assistant.config import AnswerSettings
+from assistant.coverage import about_foreign_law, shipped_model, support_features
 from assistant.index.catalog import Snapshot
 from assistant.index.keyword import LegalTokenizer
 from assistant.models import Answer, Chunk, Citation, Hit, Kind, Principal, Turn
@@ -39,11 +40,6 @@ QUESTION_WORDS = frozenset(
     "怎么 怎样 如何 什么 哪些 哪个 哪里 为什么 是否 能否 可否 可以 能够 应当 应该 需要 是不是 有没有 "
     "请问 一下 问题 情况 认定 处理 规定 法律 相关 具体 主要 以及 还是 一般 多少 几 吗 呢 吧 啊 么 "
     "我 你 他 她 我们 他们 这 那 这个 那个 这种 那种 时 时候 的话 要 会 有 没有 被 把".split()
-)
-_FOREIGN_RE = re.compile(
-    r"(美国|英国|日本|德国|法国|韩国|俄罗斯|俄国|加拿大|澳大利亚|澳洲|新加坡|印度|意大利|西班牙|荷兰|瑞士|瑞典|巴西|"
-    r"墨西哥|泰国|越南|朝鲜|欧盟|英美|大陆法系国家|外国|境外|国外)"
-    r"[^。？！?，,]{0,6}(宪法|刑法|民法|法律|法典|法院|判例|州法|联邦|法规|司法|诉讼法|修正案|法案)"
 )
 _FOLLOWUP_HEAD = re.compile(r"^(那么?|那如果|如果是|要是|还有|另外|此外|其中|那要是|那在|那对于|那当)")
 _FOLLOWUP_TAIL = re.compile(r"呢[？?。！!]*$")
@@ -174,7 +170,7 @@ class Answerer:
                  lines: tuple[str, ...]) -> "Prepared | Answer":
         question = strip_invisible(question).strip()
         query = self.standalone(question, history)
-        if _FOREIGN_RE.search(query):
+        if about_foreign_law(query):
             return _refusal(question, query, prompts.REFUSAL_FOREIGN, [], 0.0)
         hits = self._search(query, principal=principal, k=self.settings.passages, lines=lines)
         catalog = self._snapshot().catalog
@@ -190,17 +186,18 @@ class Answerer:
         return Prepared(question=question, query=query, hits=hits, weights=weights, support=support)
 
     def support(self, query: str, hits: Sequence[Hit]) -> float:
-        """How well the materials cover the question, 0..1: the mean of (a) the IDF-weighted share
-        of its key terms that occur anywhere in the corpus and (b) the cosine similarity of the
-        nearest passage. Calibrated against out-of-corpus questions by evals/answers.py."""
-        weights = self._weights(query)
-        total = sum(weights.values())
-        if not total or not hits:
-            return 0.0
-        keyword = self._snapshot().keyword
-        known = sum(w for t, w in weights.items() if t in keyword) / total
-        nearest = max((h.scores.get("vector", 0.0) for h in hits), default=0.0)
-        return (known + max(0.0, min(1.0, nearest))) / 2
+        """How well the materials cover the question, 0..1 (assistant/coverage.py)."""
+        return shipped_model()(self.support_features(query, hits))
+
+    def coverage(self, question: str, *, principal: Principal) -> tuple[float, float, float]:
+        """The support features of a standalone question, as ask() sees them (for calibration)."""
+        query = strip_invisible(question).strip()
+        return self.support_features(query, self._search(query, principal=principal, k=self.settings.passages, lines=()))
+
+    def support_features(self, query: str, hits: Sequence[Hit]) -> tuple[float, float, float]:
+        if not hits:
+            return 0.0, 0.0, -4.0
+        return support_features(self._weights(query), hits, keyword=self._snapshot().keyword, tokenizer=self.tokenizer)
 
     def _weights(self, query: str) -> dict[str, float]:
         keyword = self._snapshot().keyword

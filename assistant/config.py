@@ -98,13 +98,13 @@ class LLMSettings(Section):
 class AnswerSettings(Section):
     passages: int = Field(6, ge=1, le=20, description="Retrieved passages an answer may cite.")
     min_support: float = Field(
-        0.61,
+        0.4,
         ge=0,
         le=1,
-        description="Questions whose support (mean of the share of their key terms the corpus knows and "
-        "the similarity of the nearest passage) is below this are declined as not covered by the "
-        "materials. Calibrated for use-m3 by evals/answers.py; re-check with `jianxue eval answers` "
-        "after changing the embedder.",
+        description="Questions whose support (0..1: how well the materials cover them, from the share of "
+        "their key terms the corpus knows, the nearest passage and how legal their words are; see "
+        "assistant/coverage.py) is below this are declined. Calibrated for use-m3 by `python -m evals.answers "
+        "--fit`; re-check with `jianxue eval answers` after changing the embedder.",
     )
     history_turns: int = Field(4, ge=0, le=50, description="Earlier turns a follow-up question is resolved against.")
 

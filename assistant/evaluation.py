@@ -117,6 +117,7 @@ class Asked:
     cited: tuple[str, ...]  # source ids (or labels) of the citations
     gold: tuple[str, ...] = ()
     question: str = ""
+    features: tuple[float, ...] = ()  # the support features (assistant/coverage.py)
 
 
 def ask_all(assistant, questions: list[tuple[str, tuple[str, ...]]], *, principal) -> list[Asked]:
@@ -129,7 +130,8 @@ def ask_all(assistant, questions: list[tuple[str, tuple[str, ...]]], *, principa
         for text, gold in questions:
             answer = assistant.ask(text, principal=principal)
             out.append(Asked(answer.support, answer.refused,
-                             tuple(c.source_id or c.label for c in answer.citations), gold, text))
+                             tuple(c.source_id or c.label for c in answer.citations), gold, text,
+                             answerer.coverage(text, principal=principal)))
         return out
     finally:
         answerer.settings = original

@@ -38,14 +38,26 @@ class LegalTokenizer:
         self._jieba = jieba.Tokenizer()
         self._lock = threading.Lock()
         self._ready = False
+        self._legal_words: frozenset[str] = frozenset()
 
     def _init(self) -> None:
         with self._lock:
             if not self._ready:
                 self._jieba.initialize()
                 with resources.as_file(resources.files("assistant.resources") / "legal_dict.txt") as path:
+                    self._legal_words = frozenset(
+                        line.split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
                     self._jieba.load_userdict(str(path))
                 self._ready = True
+
+    def general_share(self, word: str) -> float:
+        """How common a word is in general Chinese: its frequency in jieba's own dictionary
+        (add-one, so never 0) over the dictionary's total; the words of the legal dictionary
+        count as unseen there."""
+        if not self._ready:
+            self._init()
+        frequency = 0 if word in self._legal_words else self._jieba.FREQ.get(word, 0)
+        return (frequency + 1) / self._jieba.total
 
     def tokens(self, text: str) -> list[str]:
         if not self._ready:
@@ -147,13 +159,17 @@ class KeywordIndex:
     def __contains__(self, token: str) -> bool:
         return token in self._vocab
 
+    def df(self, token: str) -> int:
+        """How many chunks contain the token."""
+        index = self._vocab.get(token)
+        if index is None or self._bm25 is None:
+            return 0
+        return int(self._bm25.scores["indptr"][index + 1] - self._bm25.scores["indptr"][index])
+
     def idf(self, token: str) -> float:
         """Inverse document frequency (BM25's form); a token no chunk has gets the highest value."""
-        n = len(self.ids)
-        index = self._vocab.get(token)
-        df = 0 if index is None or self._bm25 is None else int(
-            self._bm25.scores["indptr"][index + 1] - self._bm25.scores["indptr"][index])
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+        df = self.df(token)
+        return math.log(1 + (len(self.ids) - df + 0.5) / (df + 0.5))
 
     def scores(self, tokens: list[str], mask: np.ndarray | None = None) -> np.ndarray:
         known = [t for t in tokens if t in self._vocab]
