@@ -254,6 +254,8 @@ def test_errors_are_json_with_a_stable_code(api):
 
 
 def test_health_metrics_and_widget(api):
+    with api.client("crim") as c:
+        assert c.post("/v1/search", json={"query": "正当防卫"}).status_code == 200
     with httpx.Client(base_url=api.url) as c:
         assert c.get("/healthz").json()["status"] == "ok"
         metrics = c.get("/metrics").text

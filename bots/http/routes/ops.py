@@ -1,0 +1,41 @@
+"""Operations: liveness, Prometheus metrics, and the widget's static files."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import resources
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from bots.http.deps import AssistantDep
+from bots.http.errors import error
+
+router = APIRouter()
+STATIC = resources.files("bots.http") / "static"
+
+
+@router.get("/healthz", summary="Liveness and index state")
+async def healthz(assistant: AssistantDep):
+    def check():
+        return {"status": "ok", "documents": len(assistant.ledger.load()), "generation": assistant.ledger.generation()}
+
+    try:
+        return await asyncio.to_thread(check)
+    except Exception as exc:  # noqa: BLE001 - a dead database is a 503, not a traceback
+        return error(503, "unavailable", f"database: {type(exc).__name__}", {"Retry-After": "5"})
+
+
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+async def metrics(request: Request):
+    return PlainTextResponse(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+@router.get("/widget/jianxue.js", include_in_schema=False)
+async def widget():
+    return Response((STATIC / "jianxue.js").read_bytes(), media_type="application/javascript; charset=utf-8")
+
+
+@router.get("/widget/demo.html", include_in_schema=False)
+async def demo():
+    return Response((STATIC / "demo.html").read_bytes(), media_type="text/html; charset=utf-8")
