@@ -28,7 +28,12 @@ class EmbedderSettings(Section):
         "'sentence-transformers:<model name or local folder>'.",
     )
     batch_size: int = Field(64, ge=1, le=4096, description="Texts embedded per call.")
-    threads: int = Field(2, ge=1, le=64, description="CPU threads for the use-m3 backend.")
+    threads: int = Field(
+        1, ge=1, le=64,
+        description="BLAS threads of the use-m3 embedder in this process (questions, small ingests). One is "
+        "fastest for a question at a time: more threads spin on matrices that small. Large ingests embed in "
+        "worker processes instead (workers).",
+    )
     workers: int = Field(
         0, ge=0, le=64,
         description="Processes that embed during a large ingest (use-m3), each single-threaded; 0 = one per "

@@ -10,6 +10,7 @@ ship in resources/ranker.json; without them, weighted reciprocal-rank fusion is 
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -67,6 +68,7 @@ class Ranker:
         return cls(LinearRanker.from_json(json.dumps(data["short"])), LinearRanker.from_json(json.dumps(data["long"])))
 
 
+@lru_cache(maxsize=1)
 def default_ranker() -> Ranker | None:
     """The ranker trained by evals/retrieval.py --train-ranker and shipped with jianxue."""
     try:

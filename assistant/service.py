@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cached_property
 from pathlib import Path
 
@@ -32,6 +34,10 @@ from assistant.rank import Ranker, default_ranker
 from assistant.retrieve import CrossEncoderReranker, FusionWeights, Mode, Retriever
 
 
+_VIEW: ContextVar[dict[str, str | None] | None] = ContextVar("jianxue_read_view", default=None)
+_VIEW_KEYS = ("generation", "examples", "embedder")
+
+
 class Assistant:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
                  store: VectorStore | None = None) -> None:
@@ -52,9 +58,26 @@ class Assistant:
     def tokenizer(self) -> LegalTokenizer:
         return shared_tokenizer()
 
+    @contextmanager
+    def _read_view(self) -> Iterator[None]:
+        """One read of the ledger's state for a whole search or answer: every part of it sees
+        the same generation, and the database is asked once, not at every step."""
+        if _VIEW.get() is not None:
+            yield
+            return
+        token = _VIEW.set(self.ledger.get_metas(_VIEW_KEYS))
+        try:
+            yield
+        finally:
+            _VIEW.reset(token)
+
+    def _meta(self, key: str) -> str | None:
+        view = _VIEW.get()
+        return view[key] if view is not None and key in view else self.ledger.get_meta(key)
+
     def snapshot(self) -> Snapshot:
         """The catalog and keyword index of the latest committed generation (reloaded when stale)."""
-        generation = self.ledger.generation()
+        generation = int(self._meta("generation") or 0)
         with self._lock:
             if self._snapshot is None or self._snapshot.generation != generation:
                 self._snapshot = open_snapshot(self.ledger, self.keyword_dir, self.tokenizer)
@@ -63,7 +86,7 @@ class Assistant:
     def hints(self) -> CitationHints | None:
         """Citation hints from ingested cases that cite provisions and from learned examples
         (built once per ledger generation)."""
-        key = (self.ledger.generation(), self.ledger.get_meta("examples"))
+        key = (int(self._meta("generation") or 0), self._meta("examples"))
         with self._lock:
             if self._hints is None or self._hints[0] != key:
                 examples = [Example(text, tuple(cites)) for text, cites in self.ledger.load_examples()]
@@ -246,10 +269,11 @@ class Assistant:
     def search(self, query: str, *, principal: Principal, k: int | None = None, kinds: tuple[str, ...] = (),
                lines: tuple[str, ...] = (), tags: tuple[str, ...] = (), as_of: str | None = None,
                mode: Mode = "hybrid") -> list[Hit]:
-        if self.ledger.get_meta("embedder") is None:
-            raise CorpusError(f"nothing is indexed in {self.settings.data_dir} yet: run `jianxue ingest PATH` first")
-        return self.retriever().search(query, principal=principal, k=k or self.settings.search.k, kinds=kinds,
-                                       lines=lines, tags=tags, as_of=as_of, mode=mode)
+        with self._read_view():
+            if self._meta("embedder") is None:
+                raise CorpusError(f"nothing is indexed in {self.settings.data_dir} yet: run `jianxue ingest PATH` first")
+            return self.retriever().search(query, principal=principal, k=k or self.settings.search.k, kinds=kinds,
+                                           lines=lines, tags=tags, as_of=as_of, mode=mode)
 
 
     # -- answers ---------------------------------------------------------------------------
@@ -274,7 +298,8 @@ class Assistant:
     def ask(self, question: str, *, principal: Principal, history: Sequence[Turn] = (),
             lines: tuple[str, ...] = ()) -> Answer:
         """A grounded answer with verified citations, or a refusal that names the closest topics."""
-        return self.answerer.ask(question, principal=principal, history=history, lines=lines)
+        with self._read_view():
+            return self.answerer.ask(question, principal=principal, history=history, lines=lines)
 
     def ask_stream(self, question: str, *, principal: Principal, history: Sequence[Turn] = (),
                    lines: tuple[str, ...] = ()):

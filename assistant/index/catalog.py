@@ -7,7 +7,8 @@ moved on, so a reader never serves an index older than what was committed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -45,6 +46,8 @@ class Catalog:
     version_dates: np.ndarray
     by_source: dict[str, list[int]]
     row_of: dict[str, int]
+    _masks: dict[SearchFilter, np.ndarray] = field(default_factory=dict, repr=False)
+    _masks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_rows(cls, rows: list[dict]) -> "Catalog":
@@ -97,7 +100,24 @@ class Catalog:
         return self.references.resolve(text) + [sid for _, sid in self.case_references(text) if sid]
 
     def mask(self, where: SearchFilter) -> np.ndarray:
-        """True for every chunk the filter lets through (access first: it is never optional)."""
+        """True for every chunk the filter lets through (access first: it is never optional).
+
+        Read-only and cached per filter: a catalog is one generation, and the same few
+        department filters come back on every request.
+        """
+        with self._masks_lock:
+            cached = self._masks.get(where)
+        if cached is not None:
+            return cached
+        keep = self._mask(where)
+        keep.flags.writeable = False
+        with self._masks_lock:
+            if len(self._masks) >= 256:
+                self._masks.clear()
+            self._masks[where] = keep
+        return keep
+
+    def _mask(self, where: SearchFilter) -> np.ndarray:
         keep = np.ones(len(self.ids), dtype=bool)
         if where.departments is not None:
             allowed = set(where.departments)

@@ -99,12 +99,11 @@ class ChromaStore:
         return self._collection.count()
 
     def query(self, vector: np.ndarray, *, k: int, where: SearchFilter) -> list[tuple[str, float]]:
-        total = self._collection.count()
-        if total == 0:
-            return []
+        # Chroma returns fewer than k (none from an empty collection) by itself; a count() first
+        # would cost as much as the query.
         result = self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(k, total),
+            n_results=k,
             where=to_where(where),
             include=["distances"],
         )

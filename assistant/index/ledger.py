@@ -270,6 +270,12 @@ class Ledger:
         with self.engine.connect() as conn:
             return conn.execute(select(index_meta.c.value).where(index_meta.c.key == key)).scalar()
 
+    def get_metas(self, keys: Sequence[str]) -> dict[str, str | None]:
+        """Several meta values in one query (absent keys map to None)."""
+        with self.engine.connect() as conn:
+            found = dict(conn.execute(select(index_meta.c.key, index_meta.c.value).where(index_meta.c.key.in_(keys))).all())
+        return {k: found.get(k) for k in keys}
+
     def set_meta(self, key: str, value: str) -> None:
         with self.engine.begin() as conn:
             if conn.execute(update(index_meta).where(index_meta.c.key == key).values(value=value)).rowcount == 0:
