@@ -78,10 +78,13 @@
         var name = (block.match(/^event: (.*)$/m) || [])[1], data = (block.match(/^data: (.*)$/m) || [])[1];
         if (!name || data === undefined) return;
         var payload = JSON.parse(data);
-        if (name === "delta") answer.textContent += payload.text;
+        if (name === "delta") {
+          answer.textContent += payload.text;
+          answer.setAttribute("data-deltas", String(Number(answer.getAttribute("data-deltas") || 0) + 1));
+        }
         else if (name === "reset") answer.textContent = "";
         else if (name === "citations") citations(payload, log);
-        else if (name === "done") { answer.textContent = payload.text; history.push(payload.turn); }
+        else if (name === "done") { answer.textContent = payload.text; answer.setAttribute("data-done", "1"); history.push(payload.turn); }
         else if (name === "error") showError(payload.message);
       });
       log.scrollTop = log.scrollHeight;
@@ -94,26 +97,43 @@
       body: JSON.stringify(topic ? { topic: topic, n: 1 } : { n: 1 }) });
     var data = await res.json();
     if (!res.ok) { showError((data.error && data.error.message) || res.status); return; }
-    var q = data.questions[0], chosen = [];
-    var card = el("div", { "class": "jx-quiz" });
-    card.appendChild(el("div", { "class": "jx-q" }, "练习：" + q.stem));
+    var q = data.questions[0], chosen = [], several = q.type === "multi";
+    var card = el("div", { "class": "jx-quiz", "data-type": q.type });
+    card.appendChild(el("div", { "class": "jx-q" }, "练习" + (several ? "（多选）" : "") + "：" + q.stem));
+
+    async function submit() {
+      var r = await fetch(BASE + "/v1/quizzes/" + data.id + "/answers", { method: "POST", headers: headers(true),
+        body: JSON.stringify({ question_id: q.id, chosen: chosen }) });
+      var g = await r.json();
+      if (!r.ok) { showError((g.error && g.error.message) || r.status); return; }
+      card.querySelectorAll("button").forEach(function (o) { o.disabled = true; });
+      card.querySelectorAll(".jx-opt").forEach(function (o, j) {
+        if (g.answer.indexOf(j) >= 0) o.classList.add("jx-right"); else if (chosen.indexOf(j) >= 0) o.classList.add("jx-wrong");
+      });
+      card.appendChild(el("div", { "class": "jx-result" }, (g.correct ? "回答正确。" : "回答错误。") + g.explanation));
+      citations(g.citations, card);
+    }
+
     q.options.forEach(function (option, i) {
-      var b = el("button", { "type": "button", "class": "jx-opt", "data-index": String(i) }, "ABCDEF"[i] + ". " + option);
-      b.addEventListener("click", async function () {
-        chosen = [i];
-        var r = await fetch(BASE + "/v1/quizzes/" + data.id + "/answers", { method: "POST", headers: headers(true),
-          body: JSON.stringify({ question_id: q.id, chosen: chosen }) });
-        var g = await r.json();
-        if (!r.ok) { showError((g.error && g.error.message) || r.status); return; }
-        card.querySelectorAll(".jx-opt").forEach(function (o, j) {
-          o.disabled = true;
-          if (g.answer.indexOf(j) >= 0) o.classList.add("jx-right"); else if (j === i) o.classList.add("jx-wrong");
-        });
-        card.appendChild(el("div", { "class": "jx-result" }, (g.correct ? "回答正确。" : "回答错误。") + g.explanation));
-        citations(g.citations, card);
+      var b = el("button", { "type": "button", "class": "jx-opt", "data-index": String(i), "aria-pressed": "false" },
+        "ABCDEF"[i] + ". " + option);
+      b.addEventListener("click", function () {
+        if (!several) { chosen = [i]; submit().catch(function (e) { showError(e.message); }); return; }
+        var at = chosen.indexOf(i);
+        if (at >= 0) chosen.splice(at, 1); else chosen.push(i);
+        b.setAttribute("aria-pressed", at >= 0 ? "false" : "true");
+        b.style.fontWeight = at >= 0 ? "" : "bold";
       });
       card.appendChild(b);
     });
+    if (several) {
+      var send = el("button", { "type": "button", "class": "jx-mode jx-submit" }, "提交答案");
+      send.addEventListener("click", function () {
+        if (!chosen.length) return;
+        chosen.sort(); submit().catch(function (e) { showError(e.message); });
+      });
+      card.appendChild(send);
+    }
     log.appendChild(card);
     log.scrollTop = log.scrollHeight;
   }
