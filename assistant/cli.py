@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,7 +18,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from assistant.cli_services import bot_app, keys_app, serve
 from assistant.config import load_settings, masked_settings
+from assistant.console import err, out
+from assistant.console import load_assistant as _assistant
+from assistant.console import print_json as _print_json
 from assistant.errors import JianxueError
 from assistant.ingest.loaders import LoadOptions, walk
 from assistant.models import Kind, Line, Principal
@@ -31,18 +34,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _assistant():
-    from assistant.service import build_assistant
-
-    return build_assistant(load_settings())
-
-
-def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+for name, sub_app in (("keys", keys_app), ("bot", bot_app)):
+    app.add_typer(sub_app, name=name)
+app.command()(serve)
 
 
 @app.command()
@@ -459,67 +453,6 @@ def eval_quizzes(
     out.print(f"{result['cases']} cases · {result['valid']}/{result['candidates']} candidates valid "
               f"({result['validity']:.1%}) · {result['questions']} questions kept", highlight=False)
     out.print(f"kinds {result['kinds']} · difficulty {result['difficulty']}", markup=False, highlight=False)
-
-
-keys_app = typer.Typer(help="API keys for the HTTP API (shown once, stored hashed).", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
-
-
-@keys_app.command("create")
-def keys_create(
-    user: Annotated[str, typer.Option(help="Who the key belongs to.")],
-    role: Annotated[str, typer.Option(help="learner, trainer or admin.")] = "learner",
-    dept: Annotated[Optional[list[str]], typer.Option("--dept", help="Department (repeatable).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help='Print {"key": ...} as JSON.')] = False,
-) -> None:
-    """Create an API key; it is printed once and cannot be shown again."""
-    key_id, secret = _assistant().keys.create(user=user, role=role, departments=tuple(dept or ()))
-    if as_json:
-        _print_json({"key": secret, "key_id": key_id, "user": user, "role": role, "departments": list(dept or ())})
-        return
-    out.print(f"key for {user} ({role}; {', '.join(dept or ()) or 'no department'}), shown once:", highlight=False)
-    out.print(secret, markup=False, highlight=False)
-
-
-@keys_app.command("list")
-def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
-    """The keys (ids, users, roles, departments), never the keys themselves."""
-    rows = _assistant().keys.list()
-    if as_json:
-        _print_json(rows)
-        return
-    for r in rows:
-        out.print(f"{r['key_id']}  {r['user']}  {r['role']}  {','.join(r['departments'])}"
-                  + ("  (revoked)" if r["revoked"] else ""), markup=False, highlight=False)
-
-
-@keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (from keys list).", show_default=False)]) -> None:
-    """Revoke a key at once."""
-    _assistant().keys.revoke(key_id)
-    out.print(f"revoked {key_id}", highlight=False)
-
-
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
-) -> None:
-    """Run the HTTP API and the widget (holds the data directory's writer lock while it runs)."""
-    try:
-        import uvicorn
-
-        from bots.http.app import create_app
-    except ImportError:
-        from assistant.errors import ConfigError
-
-        raise ConfigError('the HTTP API needs its extra: pip install -c constraints.txt -e ".[http]"') from None
-    from assistant.index.lock import WriterLock
-
-    assistant = _assistant()
-    with WriterLock(assistant.settings.data_dir, purpose="serve"):
-        err.print(f"jianxue API on http://{host}:{port} (widget: /widget/demo.html, docs: /docs)", highlight=False)
-        uvicorn.run(create_app(assistant), host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -135,6 +135,29 @@ class HttpSettings(Section):
     )
 
 
+class TelegramSettings(Section):
+    token: SecretStr | None = Field(None, description="The bot's token from @BotFather.")
+    base_url: str = Field(
+        "https://api.telegram.org/bot",
+        description="Bot API base URL, the token appended (a local Bot API server or a test double otherwise).",
+    )
+    webhook_url: str | None = Field(
+        None, description="Public HTTPS URL Telegram posts updates to; empty polls for updates instead."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="secret_token Telegram sends with every webhook update; required with webhook_url."
+    )
+    listen: str = Field("127.0.0.1", description="Address the webhook server listens on (behind your proxy).")
+    port: int = Field(8443, ge=1, le=65535, description="Port the webhook server listens on.")
+    edit_interval_s: float = Field(
+        1.5, ge=0.5, le=30, description="Seconds between edits of a message while a model writes the answer."
+    )
+    pairing_hours: float = Field(72, gt=0, description="How long a pairing code made by `jianxue bot pair` stays valid.")
+    nudge_hours: float = Field(
+        24, ge=0, description="Members with reviews due are reminded at most this often; 0 never reminds."
+    )
+
+
 class Settings(BaseSettings):
     """Everything jianxue reads from its environment."""
 
@@ -158,6 +181,7 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=SearchSettings, description="Search defaults.")
     answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Grounded answers and refusals.")
     http: HttpSettings = Field(default_factory=HttpSettings, description="The HTTP API (jianxue serve).")
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings, description="The Telegram bot.")
 
     @property
     def chroma_path(self) -> Path:
@@ -185,8 +209,9 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain data, with secrets replaced by '***'."""
     data = settings.model_dump(mode="json")
     data["database"]["url"] = _mask_url(settings.database_url)
-    if settings.llm.api_key is not None:
-        data["llm"]["api_key"] = "***"
+    for section, key in (("llm", "api_key"), ("telegram", "token"), ("telegram", "webhook_secret")):
+        if getattr(getattr(settings, section), key) is not None:
+            data[section][key] = "***"
     for section, key in (("chroma", "url"), ("llm", "base_url")):
         if data[section][key]:
             data[section][key] = _mask_url(data[section][key])

@@ -28,7 +28,7 @@ def export(quiz: Quiz, fmt: str) -> bytes:
 
 
 def _sources(q: Question) -> str:
-    return "；".join(f"{c.label}：{c.quote}" for c in q.citations)
+    return "；".join(f"{c.label}：{c.quote.rstrip('；;')}" for c in q.citations)
 
 
 # -- GIFT --------------------------------------------------------------------------------------

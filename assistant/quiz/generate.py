@@ -268,7 +268,7 @@ class TemplateGenerator:
         yield Question(
             id=question_id(source.doc_id, "key_points", *options), type=QuestionType.multi,
             stem=f"关于{source.case_no}，下列说法正确的有（多选）：", options=options, answer=answer,
-            explanation="；".join(f"{c.citation}原文：{s}" for c, s, _ in keep + negate),
+            explanation="；".join(f"{c.citation}原文：{s.rstrip('；;')}" for c, s, _ in keep + negate),
             citations=[_cite(c, s, n) for n, (c, s, _) in enumerate(keep + negate, start=1)],
             difficulty=3, topic=source.title, line=source.line, kind="key_points", source_hash=source_hash(chunks),
         )

@@ -1,0 +1,1 @@
+"""The Telegram adapter (python-telegram-bot v22): `jianxue bot telegram`."""
