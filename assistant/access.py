@@ -43,7 +43,6 @@ def _digest(secret: str) -> str:
 class Keys:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
 
     def create(self, *, user: str, role: str, departments: tuple[str, ...]) -> tuple[str, str]:
         """(key id, the key itself). The key is not stored and cannot be shown again."""

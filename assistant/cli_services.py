@@ -62,19 +62,32 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (from key
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (scaled-out setup only).")] = 1,
 ) -> None:
-    """Run the HTTP API and the widget (holds the data directory's writer lock while it runs)."""
+    """Run the HTTP API and the widget. Embedded, one process holds the data directory's writer
+    lock while it runs; scaled out (Chroma server + PostgreSQL), any number of workers share it."""
     try:
         import uvicorn
 
         from bots.http.app import create_app
     except ImportError:
         raise ConfigError('the HTTP API needs its extra: pip install -c constraints.txt -e ".[http]"') from None
-    from assistant.index.lock import WriterLock
+    from assistant.config import load_settings
 
+    settings = load_settings()
+    where = f"jianxue API on http://{host}:{port} (widget: /widget/demo.html, docs: /docs)"
+    if settings.scaled_out:
+        err.print(f"{where}, {workers} worker{'s' if workers > 1 else ''}", highlight=False)
+        uvicorn.run("bots.http.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning")
+        return
+    if workers > 1:
+        raise ConfigError("several workers need the scaled-out setup (JIANXUE_CHROMA__URL and a PostgreSQL "
+                          "JIANXUE_DATABASE__URL): the embedded index has exactly one writer. See the README, "
+                          "'Scaling out'.")
     assistant = _assistant()
-    with WriterLock(assistant.settings.data_dir, purpose="serve"):
-        err.print(f"jianxue API on http://{host}:{port} (widget: /widget/demo.html, docs: /docs)", highlight=False)
+    with assistant.writer_lock("serve"):
+        err.print(where, highlight=False)
         uvicorn.run(create_app(assistant), host=host, port=port, log_level="warning")
 
 

@@ -128,6 +128,10 @@ class HttpSettings(Section):
     burst: int = Field(30, ge=1, description="Requests a key may make at once before the rate applies.")
     max_upload_mb: float = Field(20, gt=0, description="Largest document upload; larger bodies get 413.")
     max_json_kb: int = Field(256, ge=1, description="Largest JSON request body; larger bodies get 413.")
+    redis_url: str | None = Field(
+        None, description="Redis URL (redis://host:6379/0) to share the rate limit between API workers; "
+        "empty counts per process.",
+    )
     cors_origins: list[str] = Field(
         default_factory=lambda: ["*"],
         description="Origins whose pages may call the API (the widget on intranet portals); keys travel "
@@ -188,6 +192,11 @@ class Settings(BaseSettings):
         return self.data_dir / "chroma"
 
     @property
+    def scaled_out(self) -> bool:
+        """A Chroma server and a database server: several processes (and hosts) may serve and write."""
+        return bool(self.chroma.url) and not self.database_url.startswith("sqlite")
+
+    @property
     def database_url(self) -> str:
         if self.database.url:
             return self.database.url
@@ -212,7 +221,7 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
     for section, key in (("llm", "api_key"), ("telegram", "token"), ("telegram", "webhook_secret")):
         if getattr(getattr(settings, section), key) is not None:
             data[section][key] = "***"
-    for section, key in (("chroma", "url"), ("llm", "base_url")):
+    for section, key in (("chroma", "url"), ("llm", "base_url"), ("http", "redis_url")):
         if data[section][key]:
             data[section][key] = _mask_url(data[section][key])
     return data

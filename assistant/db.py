@@ -1,17 +1,45 @@
-"""The one SQLAlchemy engine factory: SQLite in the data directory by default, any URL otherwise."""
+"""The one SQLAlchemy engine factory: SQLite in the data directory by default, any URL
+(PostgreSQL for a scaled-out deployment) otherwise. The schema is Alembic's
+(assistant/migrations), brought up to date once per process, under a lock so that workers
+starting together migrate once. A database that cannot be reached raises
+:class:`DatabaseUnavailable` (the API answers 503) and is tried again on the next call."""
 
 from __future__ import annotations
 
+import fcntl
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from assistant.errors import DatabaseUnavailable
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK_KEY = 0x6A69616E78756531  # pg_advisory_xact_lock key of schema upgrades ("jianxue1")
+_upgraded: set[str] = set()
+_upgrading = threading.Lock()
+
+
+def open_database(url: str) -> Engine:
+    """An engine whose schema is current."""
+    engine = make_engine(url)
+    with _upgrading:
+        key = engine.url.render_as_string(hide_password=False)
+        if key not in _upgraded:
+            upgrade_schema(engine)
+            _upgraded.add(key)
+    return engine
 
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=10, future=True)
+        _translate_outages(engine)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, future=True, connect_args={"timeout": 30})
@@ -25,3 +53,54 @@ def make_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Alembic to head (a database made before migrations existed gets the tables it lacks)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with _migration_lock(engine), engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None before any migration)."""
+    with engine.connect() as conn:
+        if "alembic_version" not in inspect(conn).get_table_names():
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+@contextmanager
+def _migration_lock(engine: Engine):
+    """SQLite: a lock file beside the database (PostgreSQL locks inside the transaction)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _translate_outages(engine: Engine) -> None:
+    """A server that cannot be reached (down, restarting, network) becomes DatabaseUnavailable;
+    pool_pre_ping replaces dead connections once it is back."""
+
+    @event.listens_for(engine, "handle_error")
+    def _unavailable(context) -> None:
+        error = context.sqlalchemy_exception
+        if context.is_disconnect or isinstance(error, OperationalError) or (
+                isinstance(error, DBAPIError) and error.connection_invalidated):
+            where = engine.url.render_as_string(hide_password=True)
+            raise DatabaseUnavailable(f"the database at {where} cannot be reached "
+                                      f"({type(context.original_exception).__name__}); try again shortly") from None

@@ -42,7 +42,13 @@ class EmbedderUnavailable(JianxueError):
 
 
 class StoreUnavailable(JianxueError):
+    """A server jianxue depends on (Chroma, the database) cannot be reached right now."""
+
     code = "store_unavailable"
+
+
+class DatabaseUnavailable(StoreUnavailable):
+    code = "database_unavailable"
 
 
 class AccessDenied(JianxueError):

@@ -102,7 +102,6 @@ def _aware(moment: datetime) -> datetime:
 class Learners:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
 
     # -- quizzes ---------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from assistant.answer import Answerer
 from assistant.config import Settings
-from assistant.db import make_engine
+from assistant.db import open_database
 from assistant.errors import CorpusError, NotFound
 from assistant.index.catalog import Snapshot, keyword_text, open_snapshot, refresh_snapshot
 from assistant.index.embedders import Embedder, make_embedder
@@ -124,7 +124,7 @@ class Assistant:
             if not path.is_file():
                 raise CorpusError(f"no such file: {path}")
             items += [(text, cites, str(path)) for text, cites in labelled_examples(path)]
-        with WriterLock(self.settings.data_dir, purpose="learn"):
+        with self.writer_lock("learn"):
             added = self.ledger.add_examples(items)
             self.hints()
         return {"read": len(items), "added": added, "total": len(self.ledger.load_examples())}
@@ -157,7 +157,7 @@ class Assistant:
 
     @cached_property
     def ledger(self) -> Ledger:
-        return Ledger(make_engine(self.settings.database_url))
+        return Ledger(open_database(self.settings.database_url))
 
     @property
     def store(self) -> VectorStore:
@@ -191,12 +191,17 @@ class Assistant:
 
     # -- jobs ----------------------------------------------------------------------------
 
+    def writer_lock(self, purpose: str, *, wait_s: float = 0) -> WriterLock:
+        """The one-writer lock: the data directory's file lock, or PostgreSQL's when scaled out."""
+        database = self.ledger.engine if self.settings.scaled_out else None
+        return WriterLock(self.settings.data_dir, purpose=purpose, database=database, wait_s=wait_s)
+
     def ingest(self, paths: Sequence[Path], *, options: LoadOptions = LoadOptions(), prune: bool = False,
-               progress: Progress | None = None) -> IngestReport:
+               progress: Progress | None = None, wait_s: float = 0) -> IngestReport:
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             raise CorpusError(f"no such file or folder: {', '.join(missing)}")
-        with WriterLock(self.settings.data_dir, purpose="ingest"):
+        with self.writer_lock("ingest", wait_s=wait_s):
             store = self.store
             if self.ledger.get_meta("embedder") is None:
                 embedder = self.embedder()
@@ -219,9 +224,9 @@ class Assistant:
             return None
         return lambda: EmbedderPool(self.settings.embedder, workers=workers)
 
-    def remove_documents(self, doc_ids: Sequence[str]) -> int:
+    def remove_documents(self, doc_ids: Sequence[str], *, wait_s: float = 0) -> int:
         """Take documents out of the index (an API delete); returns how many were there."""
-        with WriterLock(self.settings.data_dir, purpose="delete"):
+        with self.writer_lock("delete", wait_s=wait_s):
             ingestor = Ingestor(embedder=self.embedder, store=self.store, ledger=self.ledger,
                                 settings=self.settings.ingest)
             removed = ingestor.remove(doc_ids)

@@ -65,3 +65,5 @@ def settings(tmp_path: Path) -> Settings:
 def assistant(settings: Settings) -> Iterator[Assistant]:
     """The real composition (Chroma, SQLite ledger) with the fast deterministic embedder."""
     yield build_assistant(settings, embedder=HashEmbedder(64))
+
+pytest_plugins = ["tests.servers"]  # the PostgreSQL, Chroma server and proxy fixtures

@@ -3,6 +3,7 @@ HttpClient for a Chroma server. The only module that imports chromadb."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,6 +20,23 @@ _WRITE_BATCH = 1000
 # search, recall@10 0.991 and recall@50 0.979, the same as Chroma's defaults (M 16,
 # ef_construction 100: 0.991 / 0.975), for three quarters of the insert CPU.
 _HNSW = {"space": "cosine", "max_neighbors": 12, "ef_construction": 64, "ef_search": 150}
+
+
+def _reachable(method):
+    """A Chroma server that is down or restarting becomes StoreUnavailable (503 at the API);
+    the next call simply tries again, so nothing needs restarting when it is back."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        import httpx
+
+        try:
+            return method(self, *args, **kwargs)
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable(f"the Chroma server cannot be reached ({type(exc).__name__}: {exc}); "
+                                   "try again shortly") from None
+
+    return call
 
 
 class ChromaStore:
@@ -65,6 +83,7 @@ class ChromaStore:
             raise StoreUnavailable(f"cannot open the Chroma store at {where}: {type(exc).__name__}: {exc}") from None
         return cls(handle, embedder_name=embedder_name, dim=dim)
 
+    @_reachable
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
@@ -76,28 +95,34 @@ class ChromaStore:
                 metadatas=[to_metadata(c) for c in part],
             )
 
+    @_reachable
     def update_metadata(self, chunks: Sequence[Chunk]) -> None:
         for start in range(0, len(chunks), _WRITE_BATCH):
             part = chunks[start:start + _WRITE_BATCH]
             self._collection.update(ids=[c.chunk_id for c in part], metadatas=[to_metadata(c) for c in part])
 
+    @_reachable
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)
         for start in range(0, len(ids), _WRITE_BATCH):
             self._collection.delete(ids=ids[start:start + _WRITE_BATCH])
 
+    @_reachable
     def existing(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(ids), _WRITE_BATCH):
             found.update(self._collection.get(ids=list(ids[start:start + _WRITE_BATCH]), include=[])["ids"])
         return found
 
+    @_reachable
     def all_ids(self) -> set[str]:
         return set(self._collection.get(include=[])["ids"])
 
+    @_reachable
     def count(self) -> int:
         return self._collection.count()
 
+    @_reachable
     def query(self, vector: np.ndarray, *, k: int, where: SearchFilter) -> list[tuple[str, float]]:
         # Chroma returns fewer than k (none from an empty collection) by itself; a count() first
         # would cost as much as the query.

@@ -127,7 +127,6 @@ class Planned:
 class Ledger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
 
     def load(self) -> dict[str, Entry]:
         with self.engine.connect() as conn:

@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from bots.http import errors
 from bots.http.audit import Audit
-from bots.http.limits import BodyLimit, RateLimiter
+from bots.http.limits import BodyLimit, RateLimiter, RedisRateLimiter
 from bots.http.metrics import Metrics
 from bots.http.routes import answers, documents, learners, ops, quizzes
 
@@ -46,6 +46,14 @@ class Observe:
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
 
 
+def app_from_environment() -> FastAPI:
+    """The app as each of several uvicorn workers builds it (settings from JIANXUE_*)."""
+    from assistant.config import load_settings
+    from assistant.service import build_assistant
+
+    return create_app(build_assistant(load_settings()))
+
+
 def create_app(assistant) -> FastAPI:
     """The app over an Assistant made by build_assistant(settings)."""
     settings = assistant.settings
@@ -53,7 +61,9 @@ def create_app(assistant) -> FastAPI:
     app.state.assistant = assistant
     app.state.audit = Audit(settings.data_dir / "audit.log")
     app.state.metrics = Metrics()
-    app.state.limiter = RateLimiter(settings.http.rate_per_minute, settings.http.burst)
+    limits = (settings.http.rate_per_minute, settings.http.burst)
+    app.state.limiter = (RedisRateLimiter(settings.http.redis_url, *limits) if settings.http.redis_url
+                         else RateLimiter(*limits))
     app.state.writer = threading.Lock()  # one upload or delete at a time in this process
 
     app.add_middleware(CORSMiddleware, allow_origins=settings.http.cors_origins, allow_credentials=False,

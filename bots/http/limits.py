@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from bots.http.errors import error
+
+log = logging.getLogger("jianxue.http")
 
 
 class RateLimiter:
@@ -28,6 +31,44 @@ class RateLimiter:
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (1 - tokens) / self.rate
+
+
+class RedisRateLimiter:
+    """The same token bucket kept in Redis, so that every API worker counts against one budget.
+    If Redis cannot be reached the request is let through (and logged): a rate limit is not
+    worth an outage."""
+
+    _SCRIPT = """
+    local now = redis.call('TIME')
+    local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+    local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+    local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+    local tokens = tonumber(state[1]) or burst
+    local at = tonumber(state[2]) or t
+    tokens = math.min(burst, tokens + (t - at) * rate)
+    local wait = 0
+    if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+    redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', t)
+    redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
+    return tostring(wait)
+    """
+
+    def __init__(self, url: str, per_minute: int, burst: int) -> None:
+        import redis
+
+        self.rate = per_minute / 60.0
+        self.burst = burst
+        self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._script = self._redis.register_script(self._SCRIPT)
+
+    def take(self, key: str) -> float:
+        import redis
+
+        try:
+            return float(self._script(keys=[f"jianxue:rate:{key}"], args=[self.rate, self.burst]))
+        except redis.RedisError as exc:
+            log.warning("rate limit not checked, Redis unavailable: %s", exc)
+            return 0.0
 
 
 class BodyLimit:

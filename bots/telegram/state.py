@@ -124,7 +124,6 @@ def _clean(departments) -> list[str]:
 class BotState:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
 
     # -- members and pairing ------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""One contract, run on the in-memory store and on Chroma (embedded PersistentClient)."""
+"""One contract, run on the in-memory store, on Chroma embedded (PersistentClient) and on a
+Chroma server (`chroma run`, HttpClient) started by the tests."""
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from assistant.errors import CorpusError
 from assistant.index.chroma import ChromaStore
 from assistant.index.store import InMemoryStore, SearchFilter, VectorStore
 from assistant.models import Chunk, Kind, Line, Principal
+from tests.servers import needs_chroma, unique_collection
 
 DIM = 8
 
@@ -24,10 +26,13 @@ def unit(i: int) -> np.ndarray:
     return v
 
 
-@pytest.fixture(params=["memory", "chroma"])
+@pytest.fixture(params=["memory", "chroma", pytest.param("chroma-server", marks=needs_chroma)])
 def store(request, tmp_path) -> VectorStore:
     if request.param == "memory":
         return InMemoryStore()
+    if request.param == "chroma-server":
+        server = request.getfixturevalue("chroma_server")
+        return ChromaStore.open(path=None, url=server.url, collection=unique_collection(), embedder_name="test", dim=DIM)
     return ChromaStore.open(path=tmp_path / "chroma", url=None, collection="contract", embedder_name="test", dim=DIM)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.config import load_settings
 from assistant.errors import WriterBusy
 from assistant.index.embedders import HashEmbedder
 from assistant.index.lock import WriterLock
@@ -20,6 +21,15 @@ from assistant.ingest.loaders import LoadOptions
 from assistant.models import Principal
 from assistant.service import build_assistant
 from tests.conftest import write_jsonl
+from tests.servers import needs_servers, unique_collection
+
+
+@pytest.fixture(params=["embedded", pytest.param("servers", marks=needs_servers)])
+def settings(request, tmp_path):
+    """Each ledger test runs embedded (SQLite, Chroma on disk) and scaled out (PostgreSQL, Chroma server)."""
+    if request.param == "servers":
+        return request.getfixturevalue("server_settings")
+    return load_settings(data_dir=tmp_path / "data", embedder={"name": "hash-64"})
 
 
 class CountingEmbedder(HashEmbedder):
@@ -160,6 +170,8 @@ def test_bad_files_are_skipped_and_the_run_goes_on(settings, tree):
 
 
 def test_one_writer_at_a_time(settings, tree):
+    if settings.scaled_out:
+        pytest.skip("the file lock of the embedded setup; tests/index/test_lock.py holds PostgreSQL's")
     assistant = build_assistant(settings, embedder=CountingEmbedder())
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from pathlib import Path; from assistant.index.lock import WriterLock\n"
@@ -167,7 +179,7 @@ def test_one_writer_at_a_time(settings, tree):
         , str(settings.data_dir)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(WriterBusy, match=r"is being written by pid \d+ \(serve"):
+        with pytest.raises(WriterBusy, match=r"is being written by pid \d+ on \S+ \(serve"):
             assistant.ingest([tree])
     finally:
         holder.kill()
@@ -176,11 +188,11 @@ def test_one_writer_at_a_time(settings, tree):
 
 
 def test_the_lock_is_reentrant_within_the_process_that_holds_it(settings, tree):
-    """`jianxue serve` holds the lock; the ingests it runs for uploads take it again."""
+    """Embedded `jianxue serve` holds the lock; the ingests it runs for uploads take it again."""
     assistant = build_assistant(settings, embedder=CountingEmbedder())
-    with WriterLock(settings.data_dir, purpose="serve"):
+    with assistant.writer_lock("serve"):
         assert assistant.ingest([tree]).added == 3
-    with WriterLock(settings.data_dir, purpose="again"):  # released: takes it afresh
+    with assistant.writer_lock("again"):  # released: takes it afresh
         pass
 
 
@@ -193,17 +205,37 @@ def test_search_before_any_ingest_says_what_to_do(settings):
 
 # --- a subprocess killed mid-ingest, then resumed ---------------------------------------
 
-def run_cli(args: list[str], data_dir: Path, **kw) -> subprocess.Popen:
-    env = {**os.environ, "JIANXUE_DATA_DIR": str(data_dir), "JIANXUE_EMBEDDER__NAME": "hash-64"}
+
+class Deployments:
+    """Fresh, separate installs for one mode: a data directory each and, scaled out, a
+    PostgreSQL schema and a Chroma collection of their own."""
+
+    def __init__(self, mode: str, root: Path, request) -> None:
+        self.mode, self.root, self.request = mode, root, request
+
+    def new(self, name: str) -> dict[str, str]:
+        env = {"JIANXUE_DATA_DIR": str(self.root / name), "JIANXUE_EMBEDDER__NAME": "hash-64"}
+        if self.mode == "servers":
+            env.update(JIANXUE_DATABASE__URL=self.request.getfixturevalue("pg_schemas")(),
+                       JIANXUE_CHROMA__URL=self.request.getfixturevalue("chroma_server").url,
+                       JIANXUE_CHROMA__COLLECTION=unique_collection())
+        return env
+
+
+def run_cli(args: list[str], deployment: dict[str, str], **kw) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JIANXUE_")} | deployment
     return subprocess.Popen([sys.executable, "-m", "assistant", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
-def final_ids(data_dir: Path) -> tuple[set[str], set[str]]:
+def final_ids(deployment: dict[str, str]) -> tuple[set[str], set[str]]:
     from assistant.config import load_settings
 
-    assistant = build_assistant(load_settings(data_dir=data_dir, embedder={"name": "hash-64"}))
-    return state(assistant)
+    settings = load_settings(data_dir=Path(deployment["JIANXUE_DATA_DIR"]), embedder={"name": "hash-64"},
+                             database={"url": deployment.get("JIANXUE_DATABASE__URL")},
+                             chroma={"url": deployment.get("JIANXUE_CHROMA__URL"),
+                                     "collection": deployment.get("JIANXUE_CHROMA__COLLECTION", "jianxue_chunks")})
+    return state(build_assistant(settings))
 
 
 def children(pid: int) -> list[int]:
@@ -225,43 +257,50 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.slow
-def test_killed_ingest_resumes_to_exactly_the_clean_result(tmp_path, statute_records):
-    source = write_jsonl(tmp_path / "laws.jsonl", statute_records[:4000])
-    clean_dir = tmp_path / "clean"
-    started = time.perf_counter()
-    clean = run_cli(["ingest", str(source), "--json"], clean_dir)
-    out, err = clean.communicate(timeout=600)
-    clean_seconds = time.perf_counter() - started
-    assert clean.returncode == 0, err
-    clean_stored, clean_claimed = final_ids(clean_dir)
-    assert clean_stored == clean_claimed and len(clean_stored) == json.loads(out)["chunks"]
+KILLS = 20
 
-    crashed_dir = tmp_path / "crashed"
-    rng = random.Random(20261125)
-    kills = 0
-    orphans: list[int] = []
-    for _ in range(5):
-        proc = run_cli(["ingest", str(source), "--json"], crashed_dir)
-        time.sleep(rng.uniform(0.5, max(0.6, clean_seconds * 0.9)))
-        if proc.poll() is None:
-            workers = children(proc.pid)
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["embedded", pytest.param("servers", marks=needs_servers)])
+def test_an_ingest_killed_at_20_random_points_converges_on_the_clean_result(mode, tmp_path, statute_records, request):
+    """SIGKILL at random moments; every chain of killed runs is resumed and must end with exactly
+    the chunk ids of a clean run, with no worker left behind."""
+    deployments = Deployments(mode, tmp_path, request)
+    source = write_jsonl(tmp_path / "laws.jsonl", statute_records[:2500])
+    clean = deployments.new("clean")
+    started = time.perf_counter()
+    done = run_cli(["ingest", str(source), "--json"], clean)
+    out, err = done.communicate(timeout=600)
+    clean_seconds = time.perf_counter() - started
+    assert done.returncode == 0, err
+    expected = final_ids(clean)
+    assert expected[0] == expected[1] and len(expected[0]) == json.loads(out)["chunks"]
+
+    rng = random.Random(20261206)
+    kills, chains, orphans = 0, 0, []
+    while kills < KILLS:
+        deployment = deployments.new(f"chain{chains}")
+        chains += 1
+        while kills < KILLS:
+            proc = run_cli(["ingest", str(source), "--json"], deployment)
+            time.sleep(rng.uniform(0.3, max(0.4, clean_seconds * 0.9)))
+            if proc.poll() is not None:  # it finished before the kill: this chain is done
+                proc.communicate(timeout=600)
+                break
+            orphans += children(proc.pid)
             proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=600)
             kills += 1
-            orphans += workers
-        proc.communicate(timeout=600)
-    assert kills >= 3, "the ingest finished before it could be killed; make the input larger"
+        resumed = run_cli(["ingest", str(source), "--json"], deployment)
+        out, err = resumed.communicate(timeout=600)
+        assert resumed.returncode == 0, err
+        assert final_ids(deployment) == expected, f"chain {chains} after {kills} kills"
+        again = json.loads(run_cli(["ingest", str(source), "--json"], deployment).communicate(timeout=600)[0])
+        assert again["embedded"] == again["added"] == again["updated"] == 0 and again["unchanged"] > 0
     deadline = time.monotonic() + 10
     while any(alive(pid) for pid in orphans) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in orphans if alive(pid)], "embedding workers outlived the killed ingest"
-    resumed = run_cli(["ingest", str(source), "--json"], crashed_dir)
-    out, err = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, err
-    assert final_ids(crashed_dir) == (clean_stored, clean_claimed)
-    again = run_cli(["ingest", str(source), "--json"], crashed_dir)
-    report = json.loads(again.communicate(timeout=600)[0])
-    assert report["embedded"] == report["added"] == report["updated"] == 0 and report["unchanged"] > 0
 
 
 def test_a_new_citation_re_embeds_even_when_the_text_is_the_same(settings, tmp_path):

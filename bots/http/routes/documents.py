@@ -18,6 +18,7 @@ from bots.http.deps import AssistantDep, AuditDep, CallerDep, TrainerDep
 from bots.http.errors import ApiError
 
 router = APIRouter(prefix="/v1/documents")
+UPLOAD_WAIT_S = 30  # scaled out, another worker or a CLI ingest may be writing: wait this long, then 409
 
 
 @router.post("", status_code=201, summary="Upload and ingest a document (trainers)")
@@ -42,7 +43,7 @@ async def upload(request: Request, principal: TrainerDep, assistant: AssistantDe
         with writer:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-            report = assistant.ingest([target], options=options)
+            report = assistant.ingest([target], options=options, wait_s=UPLOAD_WAIT_S)
             if report.skipped:
                 target.unlink(missing_ok=True)
             return report
@@ -72,7 +73,7 @@ async def delete(doc_id: str, request: Request, principal: TrainerDep, assistant
 
     def remove():
         with writer:
-            assistant.remove_documents([doc_id])
+            assistant.remove_documents([doc_id], wait_s=UPLOAD_WAIT_S)
             stored = (uploads / doc_id).resolve()
             if uploads in stored.parents and stored.is_file():
                 stored.unlink()

@@ -8,6 +8,7 @@ from importlib import resources
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from assistant.errors import JianxueError
 from bots.http.deps import AssistantDep
 from bots.http.errors import error
 
@@ -15,15 +16,15 @@ router = APIRouter()
 STATIC = resources.files("bots.http") / "static"
 
 
-@router.get("/healthz", summary="Liveness and index state")
+@router.get("/healthz", summary="The database and the vector store answer; the index generation")
 async def healthz(assistant: AssistantDep):
     def check():
-        return {"status": "ok", "documents": len(assistant.ledger.load()), "generation": assistant.ledger.generation()}
+        return {"status": "ok", "generation": assistant.ledger.generation(), "chunks": assistant.store.count()}
 
     try:
         return await asyncio.to_thread(check)
-    except Exception as exc:  # noqa: BLE001 - a dead database is a 503, not a traceback
-        return error(503, "unavailable", f"database: {type(exc).__name__}", {"Retry-After": "5"})
+    except JianxueError as exc:  # a dead database or Chroma server: 503, and what is down
+        return error(503, "unavailable", str(exc), {"Retry-After": "5"})
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
