@@ -108,11 +108,10 @@ class Learners:
     def save_quiz(self, quiz: Quiz) -> None:
         with self.engine.begin() as conn:
             for q in quiz.questions:
-                row = {"data": q.to_dict(), "status": q.status}
-                if conn.execute(select(questions.c.question_id).where(questions.c.question_id == q.id)).first():
-                    conn.execute(questions.update().where(questions.c.question_id == q.id).values(**row))
-                else:
-                    conn.execute(questions.insert().values(question_id=q.id, **row))
+                # an id is its content: a question two quizzes share is stored once, keeps the status a
+                # trainer gave it, and two workers saving it at the same moment do not collide
+                conn.execute(_insert_new(conn, questions).values(question_id=q.id, data=q.to_dict(), status=q.status)
+                             .on_conflict_do_nothing(index_elements=[questions.c.question_id]))
             conn.execute(quizzes.insert().values(
                 quiz_id=quiz.id, title=quiz.title, topic=quiz.topic, line=quiz.line, status=quiz.status,
                 created_by=quiz.created_by, created_at=now(), question_ids=[q.id for q in quiz.questions],
@@ -166,17 +165,17 @@ class Learners:
             conn.execute(attempts.insert().values(
                 user=user, departments=list(departments), quiz_id=quiz_id, question_id=question.id,
                 topic=question.topic, line=question.line, chosen=list(chosen), correct=correct, at=at))
-            row = conn.execute(select(cards.c.card).where(and_(cards.c.user == user,
-                                                              cards.c.question_id == question.id))).first()
-            card = Card.from_json(row.card) if row else Card()
+            # the card row is made if missing, then locked: two answers at the same moment (two
+            # devices, two workers) are scheduled one after the other, not lost or duplicated
+            fresh = Card()
+            conn.execute(_insert_new(conn, cards).values(user=user, question_id=question.id, card=fresh.to_json(),
+                                                         due=fresh.due)
+                         .on_conflict_do_nothing(index_elements=[cards.c.user, cards.c.question_id]))
+            mine = and_(cards.c.user == user, cards.c.question_id == question.id)
+            card = Card.from_json(conn.execute(select(cards.c.card).where(mine).with_for_update()).scalar_one())
             card, _log = Scheduler(enable_fuzzing=False).review_card(card, Rating.Good if correct else Rating.Again,
                                                                      review_datetime=at)
-            values = {"card": card.to_json(), "due": card.due}
-            if row:
-                conn.execute(cards.update().where(and_(cards.c.user == user, cards.c.question_id == question.id))
-                             .values(**values))
-            else:
-                conn.execute(cards.insert().values(user=user, question_id=question.id, **values))
+            conn.execute(cards.update().where(mine).values(card=card.to_json(), due=card.due))
         return Grade(question_id=question.id, correct=correct, chosen=list(chosen), answer=list(question.answer),
                      explanation=question.explanation, citations=list(question.citations),
                      next_review=_aware(card.due).isoformat())
@@ -226,6 +225,15 @@ class Learners:
                 item["stem"] = ""
         return {"department": department, "learners": learners, "weakest_topics": topics[:10],
                 "hardest_questions": hardest[:10]}
+
+
+def _insert_new(conn, table: Table):
+    """INSERT … ON CONFLICT for the connection's database (SQLite and PostgreSQL both have it)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
 
 
 def _mastery(rows, *, key) -> list[dict]:

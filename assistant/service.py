@@ -7,6 +7,7 @@ Chroma client) are built on first use, so ``jianxue config`` or ``stats`` stay f
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -368,7 +369,7 @@ class Assistant:
         texts = {c.chunk_id: c.text for s in sources for c in s.chunks}
         pool = Pool(charges=[found[0] for s in sources if (found := case_charge(s))])
         tally = Tally()
-        salt = str(len(self.learners.list_quizzes()))
+        salt = secrets.token_hex(4)  # each request a new quiz (and id), even when two ask at the same moment
         model = self.chat_model() if use_model else None
         if model is not None:
             from assistant.llm import json_replies
