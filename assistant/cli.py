@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from assistant.cli_services import bot_app, keys_app, serve
+from assistant.cli_services import bot_app, doctor, keys_app, serve
 from assistant.config import load_settings, masked_settings
 from assistant.console import err, out
 from assistant.console import load_assistant as _assistant
@@ -37,6 +37,7 @@ app = typer.Typer(
 for name, sub_app in (("keys", keys_app), ("bot", bot_app)):
     app.add_typer(sub_app, name=name)
 app.command()(serve)
+app.command()(doctor)
 
 
 @app.command()

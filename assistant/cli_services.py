@@ -171,3 +171,24 @@ def bot_pair(
     out.print(f"pairing code ({role}; {', '.join(dept or ()) or 'no department'}; valid {valid:g} h, once):",
               highlight=False)
     out.print(f"/start {code}", markup=False, highlight=False)
+
+
+# -- operations ------------------------------------------------------------------------------------
+
+
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False) -> None:
+    """Check the data directory, database, vector store, embedder, index and model server; say what to fix."""
+    from assistant.config import load_settings
+    from assistant.doctor import diagnose
+
+    checks = diagnose(load_settings())
+    if as_json:
+        print_json([c.to_dict() for c in checks])
+    else:
+        for c in checks:
+            out.print(f"{'[green]ok[/]  ' if c.ok else '[red]FAIL[/]'} {c.name}: ", end="", highlight=False)
+            out.print(c.detail, markup=False, highlight=False)
+            if not c.ok and c.fix:
+                out.print(f"      → {c.fix}", markup=False, highlight=False)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)

@@ -65,6 +65,14 @@ class FakeOpenAI:
             def log_message(self, *args) -> None:
                 pass
 
+            def do_GET(self) -> None:  # noqa: N802 - the model list an OpenAI-compatible server gives
+                if self.path.endswith("/models"):
+                    self._json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+                elif self.path == "/api/tags":
+                    self._json(200, {"models": [{"name": "fake-model"}]})
+                else:
+                    self._json(404, {"error": {"message": "not found"}})
+
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 fake.headers.append({k.lower(): v for k, v in self.headers.items()})
