@@ -75,9 +75,16 @@ class CitationHints:
         """Vectors and tokens on disk, so that a new process does not embed every example again."""
         import json
 
+        import os
+
         folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / f"{key}.npy", self._vectors)
-        (folder / f"{key}.tokens.json").write_text(json.dumps(self._tokens, ensure_ascii=False), encoding="utf-8")
+        # written aside and renamed: several workers may save or load the same key at once
+        stamp = f".{os.getpid()}.tmp"
+        with open(folder / f"{key}.npy{stamp}", "wb") as fh:
+            np.save(fh, self._vectors)
+        (folder / f"{key}.tokens.json{stamp}").write_text(json.dumps(self._tokens, ensure_ascii=False), encoding="utf-8")
+        os.replace(folder / f"{key}.npy{stamp}", folder / f"{key}.npy")
+        os.replace(folder / f"{key}.tokens.json{stamp}", folder / f"{key}.tokens.json")
 
     @classmethod
     def load(cls, folder, key: str, examples: Sequence[Example], *, tokenizer: LegalTokenizer,
@@ -87,7 +94,7 @@ class CitationHints:
         try:
             vectors = np.load(folder / f"{key}.npy")
             tokens = json.loads((folder / f"{key}.tokens.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError):
             return None
         kept = [e for e in examples if e.cites and e.text.strip()]
         if len(kept) != len(vectors) or len(tokens) != len(kept):
