@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from assistant import prompts
 from assistant.config import AnswerSettings
 from assistant.coverage import about_foreign_law, shipped_model, support_features
+from assistant.verify import CJK_RE, Verifier, open_quote, safe_passage
 from assistant.index.catalog import Snapshot
 from assistant.index.keyword import LegalTokenizer
 from assistant.models import Answer, Chunk, Citation, Hit, Kind, Principal, Turn
 from assistant.text import (
-    LINK_RE,
-    article_mentions,
-    law_key,
     looks_like_instruction,
     sentence_spans,
     strip_invisible,
@@ -46,10 +44,6 @@ _FOLLOWUP_TAIL = re.compile(r"呢[？?。！!]*$")
 _CLAUSE_ONLY = re.compile(r"^[那么就再的]*\s*第([零〇一二三四五六七八九十百两\d]+)(款|项)")
 _ARTICLE_ONLY = re.compile(r"^[那么就再的]*\s*第([零〇一二三四五六七八九十百千两\d]+)条")
 _CLAUSE_IN = re.compile(r"第([零〇一二三四五六七八九十两\d]+)款")
-_MARKER_RE = re.compile(r"\[\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*\]|【\s*(\d{1,3})\s*】")
-_QUOTE_RE = re.compile(r"“([^“”]{4,})”|「([^「」]{4,})」|\"([^\"]{4,})\"")
-_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
-_SPACE_RE = re.compile(r"\s+")
 
 
 class StreamCut(Exception):
@@ -155,7 +149,7 @@ class Answerer:
             try:
                 dialogue = "\n".join(f"问：{t.query}" for t in history)
                 reply = _content(model.invoke(prompts.REWRITE.format(history=dialogue, question=question))).strip()
-                if reply and "\n" not in reply and len(reply) <= 200 and _CJK_RE.search(reply):
+                if reply and "\n" not in reply and len(reply) <= 200 and CJK_RE.search(reply):
                     return reply
             except Exception as exc:  # noqa: BLE001 - the rules below still resolve it
                 log.info("follow-up rewrite failed, using the rules: %s", _failure(exc))
@@ -277,132 +271,6 @@ class Prepared:
         return Answer(question=self.question, query=self.query, text=result.text, citations=citations,
                       grounded=not result.problems and not result.uncited, mode="llm", notice=notice,
                       support=self.support, problems=result.problems)
-
-
-# -- verification ------------------------------------------------------------------------------
-
-
-@dataclass
-class Verified:
-    text: str
-    citations: list[int]  # passage indexes in the order of their new numbers
-    quotes: dict[int, str]
-    problems: list[str]
-    uncited: int
-    leaked: bool
-
-
-class Verifier:
-    """Checks a model's reply sentence by sentence against the passages it was given."""
-
-    def __init__(self, passages: Sequence[Chunk]) -> None:
-        self.passages = list(passages)
-        self._texts = [_squash(safe_passage(c.text)) for c in self.passages]
-        self._all = "\n".join(self._texts + [_squash(c.citation + c.title) for c in self.passages])
-        self._allowed = _allowed_mentions(self.passages)
-        self._links = {m.lower() for c in self.passages for m in LINK_RE.findall(safe_passage(c.text))}
-        self._prompt_shingles = _shingles(prompts.SYSTEM, 14)
-        self.order: dict[int, int] = {}  # passage index -> number shown
-        self.quotes: dict[int, str] = {}
-        self.problems: list[str] = []
-        self.uncited = 0
-        self.leaked = False
-        self._out: list[str] = []
-
-    def sentence(self, sentence: str) -> str:
-        """The sentence as it may be shown ('' when it has to go)."""
-        body = sentence.rstrip()
-        end = sentence[len(body):]
-        s = strip_invisible(body).strip()
-        if not s:
-            return end if "\n" in end and self._out else ""
-        if _shingles(s, 14) & self._prompt_shingles:
-            self.leaked = True
-            self.problems.append("the reply repeated the system prompt")
-            return ""
-        for link in LINK_RE.findall(s):
-            if link.lower() not in self._links:
-                s = s.replace(link, "")
-                self.problems.append(f"link not in any passage removed: {link}")
-        for law, number in article_mentions(s):
-            if not self._mentioned(law, number):
-                self.problems.append(f"sentence dropped: it names {law or ''}第{number}条/号, which no passage contains")
-                return ""
-        cited = self._markers(s)
-        quotes = [next(g for g in m.groups() if g is not None) for m in _QUOTE_RE.finditer(s)]
-        if _open_quote(s):  # a quotation that never closes is checked up to the sentence end
-            tail = _MARKER_RE.sub("", s[max(s.rfind("“"), s.rfind("「")) + 1:]).rstrip("。！？；!?;")
-            if len(tail) >= 4:
-                quotes.append(tail)
-        for quote in quotes:
-            where = self._find(quote, cited)
-            if where is None:
-                self.problems.append(f"sentence dropped: quote not found verbatim in the passages: {quote[:40]}")
-                return ""
-            if where not in cited:
-                cited.append(where)
-            self.quotes.setdefault(where, _exact(self.passages[where].text, quote))
-        s = _MARKER_RE.sub("", s).rstrip()
-        if not _CJK_RE.search(s) and not re.search(r"[A-Za-z0-9]", s):
-            return ""  # only markers or punctuation were left
-        if cited:
-            tail = ""
-            while s and s[-1] in "。！？；!?;\n":
-                tail = s[-1] + tail
-                s = s[:-1]
-            s = s + "".join(f"[{self._number(i)}]" for i in dict.fromkeys(cited)) + tail
-        elif len(_CJK_RE.findall(s)) >= 10:
-            self.uncited += 1
-        out = s + ("\n" if "\n" in end else "")
-        self._out.append(out)
-        return out
-
-    def result(self) -> Verified:
-        return Verified(text="".join(self._out).strip(), citations=sorted(self.order, key=self.order.get),
-                        quotes=self.quotes, problems=self.problems, uncited=self.uncited, leaked=self.leaked)
-
-    def _markers(self, s: str) -> list[int]:
-        cited: list[int] = []
-        for m in _MARKER_RE.finditer(s):
-            for part in re.split(r"\s*[,，、]\s*", m.group(1) or m.group(2)):
-                n = int(part)
-                if 1 <= n <= len(self.passages):
-                    if n - 1 not in cited:
-                        cited.append(n - 1)
-                else:
-                    self.problems.append(f"citation [{n}] names no retrieved passage and was removed")
-        return cited
-
-    def _find(self, quote: str, cited: list[int]) -> int | None:
-        q = _squash(quote)
-        for i in [*cited, *range(len(self.passages))]:
-            if q and q in self._texts[i]:
-                return i
-        return None
-
-    def _mentioned(self, law: str | None, number: str) -> bool:
-        if law is None:
-            return number in self._allowed["numbers"]
-        if law in ("检例", "指导案例"):
-            return (law, number) in self._allowed["pairs"]
-        return (law, number) in self._allowed["pairs"]
-
-    def _number(self, index: int) -> int:
-        return self.order.setdefault(index, len(self.order) + 1)
-
-
-def _allowed_mentions(passages: Sequence[Chunk]) -> dict[str, set]:
-    numbers: set[str] = set()
-    pairs: set[tuple[str, str]] = set()
-    for c in passages:
-        own_law = law_key(c.source_id.split("#", 1)[0]) if c.source_id and "#" in c.source_id else None
-        if own_law is None and c.kind in (Kind.statute, Kind.interpretation):
-            own_law = law_key(c.citation.split("》", 1)[0]) if c.citation.startswith("《") else None
-        for text in (c.citation, c.title, c.text):
-            for law, number in article_mentions(text):
-                numbers.add(number)
-                pairs.add((law or own_law or "", number))
-    return {"numbers": numbers, "pairs": pairs}
 
 
 # -- extractive pieces -------------------------------------------------------------------------
@@ -527,45 +395,8 @@ def _rest(text: str) -> str:
 # -- small helpers -----------------------------------------------------------------------------
 
 
-def safe_passage(text: str) -> str:
-    """Passage text as the model sees it: invisible characters gone, instruction-like sentences
-    masked, our own delimiters neutralised."""
-    text = strip_invisible(text)
-    out, last = [], 0
-    for a, b in sentence_spans(text):
-        out.append(text[last:a])
-        piece = text[a:b]
-        out.append("［此处疑似指令的文字已屏蔽］" if looks_like_instruction(piece) else piece)
-        last = b
-    out.append(text[last:])
-    return "".join(out).replace("<", "＜").replace(">", "＞")
-
-
 def _attr(text: str) -> str:
     return text.replace('"', "＂").replace("<", "＜").replace(">", "＞")
-
-
-def _squash(text: str) -> str:
-    return _SPACE_RE.sub("", text)
-
-
-def _exact(passage: str, quote: str) -> str:
-    """The quote as it stands in the passage (the model may have dropped a line break)."""
-    if quote in passage:
-        return quote
-    squashed = _squash(quote)
-    # map back from the squashed match to the passage's own characters
-    chars = [(i, ch) for i, ch in enumerate(passage) if not ch.isspace()]
-    joined = "".join(ch for _, ch in chars)
-    at = joined.find(squashed)
-    if at < 0:
-        return quote
-    return passage[chars[at][0]: chars[at + len(squashed) - 1][0] + 1]
-
-
-def _shingles(text: str, size: int) -> set[str]:
-    t = _squash(text)
-    return {t[i:i + size] for i in range(0, max(len(t) - size + 1, 0))}
 
 
 def _complete_sentences(buffer: str) -> tuple[list[str], str]:
@@ -577,15 +408,11 @@ def _complete_sentences(buffer: str) -> tuple[list[str], str]:
     for m in re.finditer(r"[。！？!?；;]+(?:\s*(?:\[\s*\d[\d,，、\s]*\]|【\d+】))*[”」』）)]*\n?|\n", buffer):
         if m.end() == len(buffer) and not m.group().endswith("\n"):
             break  # a marker may still follow
-        if _open_quote(buffer[start:m.end()]):
+        if open_quote(buffer[start:m.end()]):
             continue
         done.append(buffer[start:m.end()])
         start = m.end()
     return done, buffer[start:]
-
-
-def _open_quote(text: str) -> bool:
-    return text.count("“") > text.count("”") or text.count("「") > text.count("」")
 
 
 def _content(message) -> str:

@@ -108,7 +108,7 @@ def main() -> None:
     threads = os.cpu_count() or 1  # one process at its best: every core as a BLAS thread
     embedder = make_embedder(settings.embedder.model_copy(update={"threads": threads}))
     embedder.embed_documents(texts[:32])  # load weights outside the timing
-    single_seconds = raw_seconds(lambda batches: map(embedder.embed_documents, batches), texts)
+    single_seconds = raw_seconds(lambda batches, e=embedder: map(e.embed_documents, batches), texts)
     del embedder
     workers = pool_size(settings.embedder)
     pool_seconds = None

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from assistant.models import Question, QuestionType
 from assistant.quiz.generate import DECISIONS, TRUE_FALSE
+from assistant.verify import squash
 
 BANNED = re.compile(r"以上(都|皆|均)(是|对|不是|不对|正确|错误)|以上选项|全部正确|都不对|all of the above|none of the above",
                     re.IGNORECASE)
@@ -43,7 +44,7 @@ def validate(question: Question, texts: Mapping[str, str]) -> list[str]:
         text = texts.get(c.chunk_id)
         if text is None:
             problems.append(f"cited passage {c.label} is not in the index")
-        elif not c.quote or _squash(c.quote) not in _squash(text):
+        elif not c.quote or squash(c.quote) not in squash(text):
             problems.append(f"quote not found verbatim in {c.label}")
         else:
             quotes.append(c.quote)
@@ -54,7 +55,7 @@ def validate(question: Question, texts: Mapping[str, str]) -> list[str]:
     wrong = [o for i, o in enumerate(options) if i not in q.answer]
     if q.type is QuestionType.true_false:
         statement = _statement(q.stem)
-        says = _squash(statement) in _squash(cited)
+        says = squash(statement) in squash(cited)
         if (q.answer == [0]) != says:
             problems.append("the true/false answer is not what the cited text says")
     else:
@@ -63,20 +64,20 @@ def validate(question: Question, texts: Mapping[str, str]) -> list[str]:
                 problems.append(f"the answer {option!r} is not supported by the cited text")
         if q.type is QuestionType.multi:
             for option in wrong:
-                if _squash(option) in _squash(cited):
+                if squash(option) in squash(cited):
                     problems.append(f"the wrong option {option!r} is what the cited text says")
         for option in correct:
             if len(option) >= 2 and option in q.stem and "＿" not in q.stem:
                 problems.append(f"the stem gives the answer away ({option!r})")
     if "＿" in q.stem and q.kind == "cloze":
         filled = _strip_prefix(q.stem).replace("＿＿＿＿", correct[0])
-        if _squash(filled) not in _squash(cited):
+        if squash(filled) not in squash(cited):
             problems.append("the completed cloze sentence is not in the cited text")
     return problems
 
 
 def _supported(option: str, quotes: list[str], cited: str, q: Question) -> bool:
-    if any(_squash(option) in _squash(x) for x in quotes) or _squash(option) in _squash(cited):
+    if any(squash(option) in squash(x) for x in quotes) or squash(option) in squash(cited):
         return True
     if q.kind == "article":
         return any(c.label.startswith(option) for c in q.citations)
@@ -96,7 +97,3 @@ def _statement(stem: str) -> str:
 
 def _strip_prefix(stem: str) -> str:
     return re.sub(r"^(判断|填空)：", "", stem.strip())
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)

@@ -16,7 +16,6 @@ import pytest
 from assistant.config import load_settings
 from assistant.errors import WriterBusy
 from assistant.index.embedders import HashEmbedder
-from assistant.index.lock import WriterLock
 from assistant.ingest.loaders import LoadOptions
 from assistant.models import Principal
 from assistant.service import build_assistant
