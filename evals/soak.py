@@ -21,9 +21,6 @@ import json
 import os
 import platform
 import random
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -32,7 +29,7 @@ import httpx
 import numpy as np
 
 from evals.common import REPO, REPORTS, shared_data
-from tests.servers import ChromaServer, free_port, with_schema  # the same helpers the server tests use
+from evals.deploy import DEFAULT_DATABASE, cli, scaled
 
 MIX = (("ask", 40), ("search", 40), ("quiz", 15), ("upload", 5))
 QUESTIONS = ["正当防卫的限度怎么认定", "认罪认罚案件量刑建议怎么提", "附条件不起诉的考验期多长", "公益诉讼诉前程序怎么进行",
@@ -47,14 +44,6 @@ def rss_mb(pid: int) -> float:
         return int(line.split()[1]) / 1024
     except (OSError, StopIteration):
         return float("nan")
-
-
-def cli(env: dict, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "assistant", *args], env=env, capture_output=True, text=True,
-                          timeout=3600)
-    if done.returncode:
-        raise SystemExit(f"jianxue {' '.join(args)} failed: {done.stderr}")
-    return done.stdout
 
 
 class Load:
@@ -126,47 +115,18 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--database", default=os.environ.get("JIANXUE_TEST_DATABASE_URL",
-                                                             "postgresql+psycopg://root@127.0.0.1:5432/test"))
+    parser.add_argument("--database", default=DEFAULT_DATABASE)
     parser.add_argument("--out", type=Path, default=REPORTS / "soak.md")
     args = parser.parse_args()
 
-    from sqlalchemy import create_engine, text
-
-    work = Path(tempfile.mkdtemp(prefix="jianxue-soak-"))
-    schema = f"soak_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(args.database, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    chroma = ChromaServer(work / "chroma").start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JIANXUE_")}
-    env.update(JIANXUE_DATA_DIR=str(work / "data"), JIANXUE_DATABASE__URL=with_schema(args.database, schema),
-               JIANXUE_CHROMA__URL=chroma.url, JIANXUE_HTTP__RATE_PER_MINUTE="100000", JIANXUE_HTTP__BURST="100000")
-    servers: list[subprocess.Popen] = []
-    try:
+    with scaled(args.database, prefix="jianxue-soak-") as deployment:
         started = time.perf_counter()
-        cli(env, "ingest", str(REPO / "corpus"), str(shared_data() / "guiding_cases.jsonl"))
+        cli(deployment.env, "ingest", str(REPO / "corpus"), str(shared_data() / "guiding_cases.jsonl"))
         ingest_s = time.perf_counter() - started
-        learner = json.loads(cli(env, "keys", "create", "--user", "soak-learner", "--dept", "刑事检察部", "--json"))["key"]
-        trainer = json.loads(cli(env, "keys", "create", "--user", "soak-trainer", "--role", "trainer", "--dept",
-                                 "刑事检察部", "--json"))["key"]
-        log = (work / "server.log").open("w")
-        servers, urls = [], []
-        for _ in range(args.workers):
-            port = free_port()
-            servers.append(subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port)],
-                                            env=env, stdout=log, stderr=log, text=True))
-            urls.append(f"http://127.0.0.1:{port}")
-        for url in urls:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-        workers = [server.pid for server in servers]
-        duration = args.minutes * 60
-        deadline = time.monotonic() + duration
+        learner, trainer = deployment.key("soak-learner"), deployment.key("soak-trainer", "trainer")
+        urls = deployment.serve(args.workers)
+        workers = [server.pid for server in deployment.servers]
+        deadline = time.monotonic() + args.minutes * 60
         load = Load(urls, learner, trainer, deadline, seed=20261206)
         memory: dict[int, list[tuple[float, float]]] = {p: [] for p in workers}
 
@@ -185,15 +145,8 @@ def main() -> None:
         seconds = asyncio.run(run())
         for pid in workers:
             memory[pid].append((seconds, rss_mb(pid)))
-        exited = [server.pid for server in servers if server.poll() is not None]
-        server_log = (work / "server.log").read_text(errors="replace")
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=60)
-        chroma.stop()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        exited = [server.pid for server in deployment.servers if server.poll() is not None]
+        server_log = deployment.log()
 
     ms = lambda values, q: float(np.percentile(np.asarray(values) * 1000, q))  # noqa: E731
     rows = {name: {"requests": len(v), "p50_ms": round(ms(v, 50), 1), "p95_ms": round(ms(v, 95), 1)}
