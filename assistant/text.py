@@ -96,3 +96,12 @@ def article_mentions(text: str) -> list[tuple[str | None, str]]:
             continue
         found.append(("检例" if m.group(1) == "检例" else "指导案例", str(number)))
     return found
+
+
+_CONTROLS_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def drop_controls(text: str) -> str:
+    """Text without C0 control characters (tab, newline and form feed stay): PDF extraction can
+    yield NUL, which PostgreSQL refuses in text."""
+    return _CONTROLS_RE.sub("", text)

@@ -15,6 +15,7 @@ from assistant.config import IngestSettings
 from assistant.errors import UnreadableFile
 from assistant.ingest.detect import decode_text, sniff
 from assistant.ingest.frontmatter import FrontMatter, split_front_matter
+from assistant.text import drop_controls
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,7 @@ def read_pdf(data: bytes, settings: IngestSettings) -> Extracted:
         if type(exc).__module__.startswith("pypdf"):
             raise UnreadableFile(f"corrupt PDF: {type(exc).__name__}: {str(exc)[:120]}") from None
         raise
-    text = join_wrapped_lines("\n".join(texts).replace("\r\n", "\n"))
+    text = join_wrapped_lines(drop_controls("\n".join(texts).replace("\r\n", "\n")))
     if not text.strip():
         raise UnreadableFile("PDF has no extractable text (a scan? run OCR first)")
     return Extracted(text, None, title)

@@ -243,3 +243,17 @@ def test_demo_corpus_binary_formats_load():
     pdf_doc = only_document(CORPUS / "materials" / "general" / "检察建议书制作要点.pdf")
     assert pdf_doc.title == "检察建议书制作要点"
     assert pdf_doc.units[0].paragraphs == ("本材料为检学演示语料（PDF 格式），演示导入文本型 PDF。",)
+
+
+def test_control_characters_from_a_pdf_are_dropped():
+    """pypdf can yield NUL from odd encodings; PostgreSQL refuses NUL in text columns."""
+    from reportlab.pdfgen import canvas
+
+    from assistant.ingest.formats import read_pdf
+
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf, pageCompression=0)
+    pdf.drawString(72, 720, "Article XX one text")
+    pdf.save()
+    data = buf.getvalue().replace(b"Article XX one", b"Article\\000\\007one")
+    assert read_pdf(data, IngestSettings()).text.strip() == "Articleone text"
