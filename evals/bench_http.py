@@ -32,7 +32,7 @@ import numpy as np
 
 from assistant.evaluation import read_jsonl
 from evals.common import REPO, REPORTS, shared_data
-from evals.deploy import cli, scaled
+from evals.deploy import cli, scaled, wait_healthy
 
 CACHE = REPO / "evals" / ".cache"
 
@@ -66,18 +66,13 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "JIANXUE_DATA_DIR": str(data_dir), "JIANXUE_HTTP__RATE_PER_MINUTE": "10000000",
            "JIANXUE_HTTP__BURST": "10000000"}
     command = [sys.executable, "-m", "assistant", "serve", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        if server.poll() is not None:
-            raise SystemExit(f"the server did not start: {server.stderr.read()}")
-    server.kill()
-    raise SystemExit("the server did not answer /healthz within 120 s")
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}")
+    except SystemExit:
+        server.kill()
+        raise
+    return server
 
 
 async def load(urls: list[str], key: str, questions: list[str], *, clients: int, total: int) -> dict:
