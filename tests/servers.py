@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -99,7 +100,7 @@ class ChromaServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "ChromaServer":
-        chroma = shutil.which("chroma") or str(Path(os.sys.executable).parent / "chroma")
+        chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
         self.process = subprocess.Popen([chroma, "run", "--path", str(self.path), "--host", "127.0.0.1",
                                          "--port", str(self.port)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
