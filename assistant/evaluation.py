@@ -120,8 +120,10 @@ class Asked:
     features: tuple[float, ...] = ()  # the support features (assistant/coverage.py)
 
 
-def ask_all(assistant, questions: list[tuple[str, tuple[str, ...]]], *, principal) -> list[Asked]:
-    """Ask every question with ``min_support`` at 0, so thresholds can be swept afterwards."""
+def ask_all(assistant, questions: list[tuple[str, tuple[str, ...]]], *, principal,
+            features: bool = False) -> list[Asked]:
+    """Ask every question with ``min_support`` at 0, so thresholds can be swept afterwards;
+    ``features`` also records the support features (a second search each), to refit the model."""
     answerer = assistant.answerer
     original = answerer.settings
     answerer.settings = original.model_copy(update={"min_support": 0.0})
@@ -131,7 +133,7 @@ def ask_all(assistant, questions: list[tuple[str, tuple[str, ...]]], *, principa
             answer = assistant.ask(text, principal=principal)
             out.append(Asked(answer.support, answer.refused,
                              tuple(c.source_id or c.label for c in answer.citations), gold, text,
-                             answerer.coverage(text, principal=principal)))
+                             answerer.coverage(text, principal=principal) if features else ()))
         return out
     finally:
         answerer.settings = original

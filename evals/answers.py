@@ -94,8 +94,9 @@ def main() -> None:
     queries = queries[: args.limit] if args.limit else queries
     admin = Principal.local_admin()
     started = time.perf_counter()
-    inside = ask_all(assistant, [(q.text, q.gold) for q in queries], principal=admin)
-    outside = ask_all(assistant, [(q, ()) for q in out_of_corpus_questions(OUT_OF_CORPUS)], principal=admin)
+    inside = ask_all(assistant, [(q.text, q.gold) for q in queries], principal=admin, features=True)
+    outside = ask_all(assistant, [(q, ()) for q in out_of_corpus_questions(OUT_OF_CORPUS)], principal=admin,
+                      features=True)
     seconds = time.perf_counter() - started
     cv_sweep = cross_validated(inside, outside)
     best = choose_held_out(cv_sweep)

@@ -49,7 +49,7 @@ CallerDep = Annotated[Principal, Depends(caller)]
 
 
 async def trainer(principal: CallerDep) -> Principal:
-    if RANK[principal.role] < RANK["trainer"]:
+    if not is_trainer(principal):
         raise ApiError(403, "forbidden", "this needs a trainer's key")
     return principal
 
