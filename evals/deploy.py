@@ -8,15 +8,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 
-from tests.servers import ChromaServer, free_port, with_schema  # the same helpers the server tests use
+from tests.servers import ChromaServer, free_port, stop_all, wait_until_up, with_schema  # shared with the tests
 
 DEFAULT_DATABASE = os.environ.get("JIANXUE_TEST_DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 
@@ -30,15 +28,10 @@ def cli(env: dict, *args: str) -> str:
 
 
 def wait_healthy(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer /healthz within {timeout:.0f} s")
+    try:
+        wait_until_up(f"{url}/healthz", timeout=timeout)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 @dataclass
@@ -88,13 +81,7 @@ def scaled(database: str = DEFAULT_DATABASE, *, prefix: str = "jianxue-scaled-")
     try:
         yield deployment
     finally:
-        for server in deployment.servers:
-            server.terminate()
-        for server in deployment.servers:
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop_all(deployment.servers, timeout=60)
         chroma.stop()
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -45,6 +45,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_up(url: str, *, process: subprocess.Popen | None = None, timeout: float = 90) -> None:
+    """Until ``url`` answers 200; fails early with the process's stderr if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process is not None and process.poll() is not None:
+            detail = process.stderr.read() if process.stderr is not None else f"exit {process.returncode}"
+            raise RuntimeError(f"{url}: the process exited: {detail}")
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def stop_all(processes: list[subprocess.Popen], timeout: float = 20) -> None:
+    """Terminate, then kill what does not stop in time."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 # -- PostgreSQL: a fresh schema per test ------------------------------------------------------------
 
 
@@ -104,23 +133,12 @@ class ChromaServer:
         self.process = subprocess.Popen([chroma, "run", "--path", str(self.path), "--host", "127.0.0.1",
                                          "--port", str(self.port)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("chroma run did not come up within 60 s")
+        wait_until_up(f"{self.url}/api/v2/heartbeat", process=self.process, timeout=60)
+        return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_all([self.process])
 
 
 @pytest.fixture(scope="session")

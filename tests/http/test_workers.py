@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,8 +15,18 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import CORPUS
-from tests.servers import DATABASE_URL, REDIS_URL, ChromaServer, TcpProxy, free_port, needs_redis, needs_servers, \
-    unique_collection
+from tests.servers import (
+    DATABASE_URL,
+    REDIS_URL,
+    ChromaServer,
+    TcpProxy,
+    free_port,
+    needs_redis,
+    needs_servers,
+    stop_all,
+    unique_collection,
+    wait_until_up,
+)
 
 pytestmark = [pytest.mark.slow, needs_servers]
 TEXT = "---\ntitle: 羁押听证指引\nline: criminal\n---\n# 羁押听证指引\n\n羁押必要性审查听证的口令词 ZQXWORKERS 应当记录。\n"
@@ -51,26 +60,11 @@ class Deployment:
                                   text=True)
         self.servers.append(server)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    return url
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                raise AssertionError(server.stderr.read())
-            time.sleep(0.2)
-        raise AssertionError("the API did not come up")
+        wait_until_up(f"{url}/healthz", process=server)
+        return url
 
     def stop(self) -> None:
-        for server in self.servers:
-            server.terminate()
-        for server in self.servers:
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop_all(self.servers)
 
 
 @pytest.fixture
