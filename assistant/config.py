@@ -42,6 +42,11 @@ class EmbedderSettings(Section):
     device: str | None = Field(
         None, description="Torch device for sentence-transformers ('cpu', 'cuda'); None picks one."
     )
+    question_process: bool = Field(
+        True,
+        description="In the API and the bot, embed questions (use-m3) in a worker process, in batches of "
+        "those asked at the same time, so that embedding does not hold the server's GIL.",
+    )
 
 
 class ChromaSettings(Section):

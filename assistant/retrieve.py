@@ -8,6 +8,7 @@ applied to every candidate list before anything is ranked.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -66,6 +67,12 @@ def expand_query(query: str, tokens: list[str]) -> list[str]:
     return tokens + extra
 
 
+# An unfiltered vector query that over-fetches, then filters here, is cheaper than Chroma's own
+# filter while at least this share of the chunks passes; it fetches n / share * _OVERFETCH.
+_UNFILTERED_MIN_SHARE = 0.25
+_OVERFETCH = 1.2
+
+
 class Retriever:
     def __init__(self, *, embedder: Callable[[], Embedder], store: VectorStore, ledger: Ledger,
                  snapshot: Callable[[], Snapshot], tokenizer: LegalTokenizer,
@@ -97,7 +104,7 @@ class Retriever:
             scores = found.rrf(self.weights, mode)
         order = sorted(scores, key=lambda r: (-round(scores[r], 9), int(catalog.authority[r])))
         order = list(dict.fromkeys(found.direct + order))[: max(k, 1) * (3 if self.reranker else 1)]
-        chunks = self.ledger.get_chunks([catalog.ids[r] for r in order])
+        chunks = found.snapshot.chunks([catalog.ids[r] for r in order], self.ledger)
         results = [(r, chunks[catalog.ids[r]]) for r in order if catalog.ids[r] in chunks]
         if self.reranker is not None and results:
             rerank = dict(zip((r for r, _ in results), self.reranker.rerank(query, [c for _, c in results]), strict=True))
@@ -117,7 +124,7 @@ class Retriever:
         catalog = snap.catalog
         mask = catalog.mask(where)
         n = self.weights.candidates
-        found = Candidates(catalog=catalog)
+        found = Candidates(catalog=catalog, snapshot=snap)
         tokens = expand_query(query, self.tokenizer.tokens(query))
         if mode in ("hybrid", "keyword"):
             scores = snap.keyword.scores(tokens, mask.astype(np.float32))
@@ -153,10 +160,18 @@ class Retriever:
 
     def _vector_rows(self, vector: np.ndarray, catalog, mask: np.ndarray, where: SearchFilter,
                      n: int) -> list[tuple[int, float]]:
-        """Nearest chunks that pass the mask: an unfiltered query over-fetches and filters here;
-        when too few pass (a narrow filter), the store filters instead."""
-        rows = self._map(self.store.query(vector, k=n * 2, where=SearchFilter(departments=None)), catalog, mask)
-        if len(rows) < n and mask.sum() > len(rows):
+        """Nearest chunks that pass the mask. An unfiltered query fetches as many more as the
+        mask drops (none more when every chunk passes: each extra neighbour costs query time)
+        and filters here; when too few pass, or the filter is narrow, the store filters instead."""
+        passing = catalog.passing(where)
+        if passing == 0:
+            return []
+        share = passing / len(mask)
+        rows: list[tuple[int, float]] = []
+        if share >= _UNFILTERED_MIN_SHARE:
+            fetch = n if passing == len(mask) else min(math.ceil(n * _OVERFETCH / share), len(mask))
+            rows = self._map(self.store.query(vector, k=fetch, where=SearchFilter(departments=None)), catalog, mask)
+        if len(rows) < n and passing > len(rows):
             rows = self._map(self.store.query(vector, k=n, where=where), catalog, mask)
         return rows[:n]
 
@@ -173,6 +188,7 @@ class Retriever:
 @dataclass
 class Candidates:
     catalog: object
+    snapshot: Snapshot  # where the catalog came from (and its chunk cache)
     keyword: dict[int, tuple[int, float]] = field(default_factory=dict)
     vector: dict[int, tuple[int, float]] = field(default_factory=dict)
     hints: dict[int, tuple[int, float]] = field(default_factory=dict)

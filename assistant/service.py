@@ -26,7 +26,7 @@ from assistant.index.hints import CitationHints, Example
 from assistant.index.keyword import KeywordIndex, LegalTokenizer, shared_tokenizer
 from assistant.index.ledger import COMMITTED, Ledger
 from assistant.index.lock import WriterLock
-from assistant.index.pool import EmbedderPool, pool_size
+from assistant.index.pool import EmbedderPool, QuestionEmbedder, pool_size
 from assistant.index.store import VectorStore
 from assistant.ingest.loaders import LoadOptions
 from assistant.ingest.pipeline import Ingestor, IngestReport, Progress
@@ -155,6 +155,28 @@ class Assistant:
             if self._embedder is None:
                 self._embedder = make_embedder(self.settings.embedder)
             return self._embedder
+
+    def serve_questions(self) -> None:
+        """For a long-running server (the API, the bot): questions asked at the same time are
+        embedded together, and use-m3 does it in a worker process (embedder.question_process)
+        so that embedding does not hold this process's GIL. A one-shot command embeds its one
+        question here."""
+        with self._lock:
+            if isinstance(self._embedder, QuestionEmbedder):
+                return
+            inner = self._embedder if self._embedder is not None else make_embedder(self.settings.embedder)
+            apart = (not self._embedder_injected and self.settings.embedder.question_process
+                     and inner.name == "use-m3")
+            self._embedder = QuestionEmbedder(inner, settings=self.settings.embedder if apart else None)
+
+    def close(self) -> None:
+        """Stop the question embedder's worker, if there is one."""
+        with self._lock:
+            embedder = self._embedder
+            if isinstance(embedder, QuestionEmbedder):
+                self._embedder = embedder.inner
+        if isinstance(embedder, QuestionEmbedder):
+            embedder.close()
 
     @cached_property
     def ledger(self) -> Ledger:

@@ -145,6 +145,26 @@ def test_a_new_document_is_searchable_at_once(world, tmp_path):
     assert any("FRESHTOKENQZ" in h.chunk.text for h in world.search("FRESHTOKENQZ 检察听证", principal=ADMIN, k=10))
 
 
+def test_a_changed_access_reaches_the_next_search_although_the_chunk_was_just_read(world, tmp_path):
+    folder = tmp_path / "moving"
+    folder.mkdir()
+    page = folder / "口径.md"
+    body = "# 内部口径\n\n羁押必要性审查 MOVINGTOKENQZ 的内部口径。\n"
+    page.write_text(f"---\naccess: [刑事检察部]\n---\n{body}", encoding="utf-8")
+    world.ingest([folder])
+    criminal = Principal(user="c", role="learner", departments=("刑事检察部",))
+    civil = Principal(user="m", role="learner", departments=("民事检察部",))
+
+    def found(principal):
+        return [h.chunk for h in world.search("MOVINGTOKENQZ", principal=principal, k=5) if "MOVINGTOKENQZ" in h.chunk.text]
+
+    assert [c.access for c in found(criminal)] == [("刑事检察部",)] and found(civil) == []
+    page.write_text(f"---\naccess: [民事检察部]\n---\n{body}", encoding="utf-8")  # same text, same chunk ids
+    world.ingest([folder])
+    assert found(criminal) == []
+    assert [c.access for c in found(civil)] == [("民事检察部",)]
+
+
 def test_empty_query(world):
     assert world.search("   ", principal=ADMIN) == []
 

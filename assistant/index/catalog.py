@@ -46,7 +46,7 @@ class Catalog:
     version_dates: np.ndarray
     by_source: dict[str, list[int]]
     row_of: dict[str, int]
-    _masks: dict[SearchFilter, np.ndarray] = field(default_factory=dict, repr=False)
+    _masks: dict[SearchFilter, tuple[np.ndarray, int]] = field(default_factory=dict, repr=False)
     _masks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -105,17 +105,25 @@ class Catalog:
         Read-only and cached per filter: a catalog is one generation, and the same few
         department filters come back on every request.
         """
+        return self._cached_mask(where)[0]
+
+    def passing(self, where: SearchFilter) -> int:
+        """How many chunks the filter lets through."""
+        return self._cached_mask(where)[1]
+
+    def _cached_mask(self, where: SearchFilter) -> tuple[np.ndarray, int]:
         with self._masks_lock:
             cached = self._masks.get(where)
         if cached is not None:
             return cached
         keep = self._mask(where)
         keep.flags.writeable = False
+        entry = (keep, int(keep.sum()))
         with self._masks_lock:
             if len(self._masks) >= 256:
                 self._masks.clear()
-            self._masks[where] = keep
-        return keep
+            self._masks[where] = entry
+        return entry
 
     def _mask(self, where: SearchFilter) -> np.ndarray:
         keep = np.ones(len(self.ids), dtype=bool)
@@ -143,6 +151,26 @@ class Snapshot:
     generation: int
     catalog: Catalog
     keyword: KeywordIndex
+    _chunks: dict[str, Chunk] = field(default_factory=dict, repr=False)
+    _chunks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def chunks(self, ids: list[str], ledger: Ledger) -> dict[str, Chunk]:
+        """The chunks of this generation by id, the ones asked for recently from memory (every
+        commit makes a new snapshot, so nothing here outlives the generation it was read in)."""
+        with self._chunks_lock:
+            found = {i: self._chunks[i] for i in ids if i in self._chunks}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            fetched = ledger.get_chunks(missing)
+            found.update(fetched)
+            with self._chunks_lock:
+                if len(self._chunks) + len(fetched) > CHUNK_CACHE_SIZE:
+                    self._chunks.clear()
+                self._chunks.update(fetched)
+        return found
+
+
+CHUNK_CACHE_SIZE = 8192  # about 10 MB of chunk texts: the passages that questions keep finding
 
 
 def _tokenise_missing(rows: list[dict], ledger: Ledger, tokenizer: LegalTokenizer, *, store: bool) -> None:

@@ -1,4 +1,4 @@
-"""Embedding in worker processes for large ingests.
+"""Embedding in worker processes: for large ingests, and for the questions a server answers.
 
 use-m3 is numpy plus a pure-Python tokenizer: in the ingest process it shares one GIL
 with Chroma's writes (which hold it) and the keyword tokenizer, and its BLAS threads
@@ -6,10 +6,17 @@ work on matrices too small to use two cores well. One single-threaded worker per
 embeds about 1.2x faster than one process with two BLAS threads, and leaves the ingest
 process free to write. Small ingests (an upload) embed in-process: starting workers
 costs more than it saves.
+
+A server (the API, the bot) answers many questions at once. :class:`QuestionEmbedder`
+embeds the questions that arrive together in one call, which costs little more than one
+question (each call streams the model's weights once), and with use-m3 it does so in a
+worker process, so that embedding no longer holds the server's GIL while it parses
+requests, searches and ranks.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -23,7 +30,9 @@ import numpy as np
 
 from assistant.config import EmbedderSettings
 from assistant.errors import EmbedderUnavailable
+from assistant.index.embedders import Embedder
 
+log = logging.getLogger("jianxue.embedder")
 _worker_embedder = None
 
 
@@ -93,3 +102,125 @@ def _exit_with(sentinel: int) -> None:
 def _embed(texts: list[str]) -> np.ndarray:
     assert _worker_embedder is not None, "worker not started"
     return _worker_embedder.embed_documents(texts)
+
+
+class QuestionEmbedder:
+    """An :class:`Embedder` for a long-running server: ``embed_query`` calls that overlap are
+    embedded as one batch, in a worker process when ``settings`` are given (else here).
+
+    There is no waiting for a batch to fill: a question is embedded at once when nothing
+    else is, and the questions that arrive meanwhile make the next batch. If the worker
+    process dies, questions are embedded in this process from then on (and that is logged).
+    ``embed_documents`` (an upload's chunks) always runs here, on the wrapped embedder.
+    """
+
+    def __init__(self, inner: Embedder, *, settings: EmbedderSettings | None = None, max_batch: int = 32) -> None:
+        self.name, self.dim = inner.name, inner.dim
+        self.inner = inner
+        self.max_batch = max_batch
+        self._process = _EmbeddingProcess(settings) if settings is not None else None
+        self._pending: list[tuple[str, Future]] = []
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="jianxue-questions", daemon=True)
+        self._thread.start()
+
+    @property
+    def in_worker(self) -> bool:
+        return self._process is not None
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        future: Future = Future()
+        with self._wake:
+            if self._closed:
+                raise EmbedderUnavailable("the question embedder is closed")
+            self._pending.append((text, future))
+            self._wake.notify()
+        return future.result()
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join(timeout=10)
+        if self._process is not None:
+            self._process.close()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._closed:
+                    self._wake.wait()
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+            try:
+                vectors = self._embed([text for text, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - every caller gets the error, the thread goes on
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, future), vector in zip(batch, vectors, strict=True):
+                future.set_result(vector)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if self._process is not None:
+            try:
+                return self._process.embed(texts)
+            except EmbedderUnavailable:
+                pass  # the worker could not embed these: here, the error (if any) reaches the caller
+            except (EOFError, OSError) as exc:
+                log.warning("the question embedding process is gone (%s); embedding questions in this process",
+                            type(exc).__name__)
+                self._process.close()
+                self._process = None
+        return self.inner.embed_documents(texts)
+
+
+class _EmbeddingProcess:
+    """One spawned process with a single-threaded copy of the embedder, spoken to over a pipe
+    by one thread (QuestionEmbedder's)."""
+
+    def __init__(self, settings: EmbedderSettings) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        worker_settings = settings.model_copy(update={"threads": 1}).model_dump()
+        self._process = context.Process(target=_answer_questions, args=(child, worker_settings),
+                                        name="jianxue-embedder", daemon=True)
+        self._process.start()
+        child.close()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self._conn.send(texts)
+        ok, value = self._conn.recv()
+        if not ok:
+            raise EmbedderUnavailable(value)
+        return value
+
+    def close(self) -> None:
+        self._conn.close()
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.kill()
+
+
+def _answer_questions(conn, settings: dict) -> None:
+    """The embedding process: texts in, vectors out, until the pipe closes."""
+    try:
+        _start_worker(settings)
+    except Exception as exc:  # noqa: BLE001 - reported to the first caller, then the pipe closes
+        conn.send((False, f"the embedder could not start: {exc}"))
+        return
+    while True:
+        try:
+            texts = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            reply = (True, _embed(texts))
+        except Exception as exc:  # noqa: BLE001
+            reply = (False, f"{type(exc).__name__}: {exc}")
+        conn.send(reply)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -57,7 +58,17 @@ def app_from_environment() -> FastAPI:
 def create_app(assistant) -> FastAPI:
     """The app over an Assistant made by build_assistant(settings)."""
     settings = assistant.settings
-    app = FastAPI(title="jianxue 检学 API", version="1", description="Cited answers and quizzes for procurators.")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        assistant.serve_questions()  # questions asked at once are embedded together, off this GIL
+        try:
+            yield
+        finally:
+            assistant.close()
+
+    app = FastAPI(title="jianxue 检学 API", version="1", description="Cited answers and quizzes for procurators.",
+                  lifespan=lifespan)
     app.state.assistant = assistant
     app.state.audit = Audit(settings.data_dir / "audit.log")
     app.state.metrics = Metrics()

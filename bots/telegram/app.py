@@ -43,10 +43,16 @@ def build_application(settings: Settings, *,
 
     async def post_init(application: Application) -> None:
         assistant = assistant_factory(settings)
+        assistant.serve_questions()
         application.bot_data["core"] = handlers.Core(assistant, BotState(assistant.ledger.engine), settings.telegram)
         await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
         if settings.telegram.nudge_hours and application.job_queue is not None:
             application.job_queue.run_repeating(handlers.nudge, interval=3600, first=60, name="review-nudge")
+
+    async def post_shutdown(application: Application) -> None:
+        core = application.bot_data.get("core")
+        if core is not None:
+            core.assistant.close()
 
     application = (
         Application.builder()
@@ -55,6 +61,7 @@ def build_application(settings: Settings, *,
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(8)
         .post_init(post_init)
+        .post_shutdown(post_shutdown)
         .build()
     )
     application.add_handler(TypeHandler(Update, handlers.deduplicate), group=-2)
