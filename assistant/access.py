@@ -1,11 +1,18 @@
 """API keys -> principals. Keys are shown once, stored as SHA-256 hashes, compared in constant
-time, and never logged; a key's id (its first part) is what logs and audit lines carry."""
+time, and never logged; a key's id (its first part) is what logs and audit lines carry.
+
+A server remembers a key it has checked for KEY_CACHE_S seconds, so that its requests do
+not each cost a database query: a key revoked by another process (``jianxue keys revoke``)
+stops working within that time, one revoked by this process at once.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from datetime import datetime, timezone
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, MetaData, String, Table, select, update
@@ -15,6 +22,7 @@ from assistant.errors import ConfigError, NotFound
 from assistant.models import Principal
 
 ROLES = ("learner", "trainer", "admin")
+KEY_CACHE_S = 10.0
 RANK = {role: i for i, role in enumerate(ROLES)}
 
 metadata = MetaData()
@@ -41,8 +49,11 @@ def _digest(secret: str) -> str:
 
 
 class Keys:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, cache_s: float = KEY_CACHE_S) -> None:
         self.engine = engine
+        self.cache_s = cache_s
+        self._checked: dict[str, tuple[float, str, Principal]] = {}  # digest -> (valid until, key id, principal)
+        self._checked_lock = threading.Lock()
 
     def create(self, *, user: str, role: str, departments: tuple[str, ...]) -> tuple[str, str]:
         """(key id, the key itself). The key is not stored and cannot be shown again."""
@@ -67,9 +78,25 @@ class Keys:
         with self.engine.connect() as conn:
             row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).mappings().first()
         expected = row["key_hash"] if row is not None else _digest("x" + secret)
-        if not hmac.compare_digest(expected, _digest(secret)) or row is None or row["revoked"]:
+        digest = _digest(secret)
+        if not hmac.compare_digest(expected, digest) or row is None or row["revoked"]:
             return None
-        return key_id, principal_for(row["user"], row["role"], tuple(row["departments"] or ()))
+        principal = principal_for(row["user"], row["role"], tuple(row["departments"] or ()))
+        with self._checked_lock:
+            if len(self._checked) >= 10_000:
+                self._checked.clear()
+            self._checked[digest] = (time.monotonic() + self.cache_s, key_id, principal)
+        return key_id, principal
+
+    def recent(self, secret: str | None) -> tuple[str, Principal] | None:
+        """(key id, principal) of a key that ``authenticate`` accepted less than ``cache_s``
+        seconds ago, without asking the database; None means: ask ``authenticate``."""
+        if not secret:
+            return None
+        entry = self._checked.get(_digest(secret))
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1], entry[2]
 
     def list(self) -> list[dict]:
         with self.engine.connect() as conn:
@@ -80,5 +107,7 @@ class Keys:
     def revoke(self, key_id: str) -> None:
         with self.engine.begin() as conn:
             done = conn.execute(update(api_keys).where(api_keys.c.key_id == key_id).values(revoked=True))
+        with self._checked_lock:
+            self._checked = {d: e for d, e in self._checked.items() if e[1] != key_id}
         if not done.rowcount:
             raise NotFound(f"no key {key_id!r}")

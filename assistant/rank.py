@@ -78,17 +78,26 @@ def default_ranker() -> Ranker | None:
 
 
 def features(rows: list[int], *, keyword: dict[int, tuple[int, float]], vector: dict[int, tuple[int, float]],
-             hints: dict[int, tuple[int, float]], expansion: dict[int, tuple[int, float]], article_prior: dict[int, int], law_prior: dict[int, int],
-             authority: dict[int, int], law_of: dict[int, str]) -> np.ndarray:
+             hints: dict[int, tuple[int, float]], expansion: dict[int, tuple[int, float]], article_prior: dict[int, int],
+             law_prior: dict[int, int], authority: dict[int, int], law_of: dict[int, str]) -> np.ndarray:
     """One feature row per candidate; each signal map gives (rank, raw score) for the rows it found.
 
     ``law_share`` is the share of the top keyword and vector candidates that come from the
     candidate's own law: a question about 劳动合同 pulls most of its candidates from one law.
+    Computed column by column (a search ranks a few hundred candidates per question).
     """
+    n = len(rows)
+    at = {row: i for i, row in enumerate(rows)}
+    k_rr, k_score = _signal(keyword, at, n)
+    v_rr, v_score = _signal(vector, at, n)
+    h_rr, h_score = _signal(hints, at, n)
+    e_rr, e_score = _signal(expansion, at, n)
+
     top = [r for signal in (keyword, vector) for r, (rank, _) in signal.items() if rank < 30]
     laws: dict[str, int] = {}
     for r in top:
-        laws[law_of.get(r, "")] = laws.get(law_of.get(r, ""), 0) + 1
+        law = law_of.get(r, "")
+        laws[law] = laws.get(law, 0) + 1
     # the hint votes' own law share: neighbours citing 劳动合同法 point at that law even
     # where the exact article differs
     hint_laws: dict[str, float] = {}
@@ -102,21 +111,34 @@ def features(rows: list[int], *, keyword: dict[int, tuple[int, float]], vector: 
     top_keyword = max((s for _, s in keyword.values()), default=0.0) or 1.0
     top_expansion = max((s for _, s in expansion.values()), default=0.0) or 1.0
     top_hint = max((s for _, s in hints.values()), default=0.0) or 1.0
-    matrix = np.zeros((len(rows), len(FEATURES)), dtype=np.float64)
-    for i, row in enumerate(rows):
-        k_rank, k_score = keyword.get(row, (None, 0.0))
-        v_rank, v_score = vector.get(row, (None, 0.0))
-        h_rank, h_score = hints.get(row, (None, 0.0))
-        hint = h_score / top_hint
-        matrix[i] = (
-            k_score / top_keyword, 0.0 if k_rank is None else 1.0 / (k_rank + 1),
-            v_score, 0.0 if v_rank is None else 1.0 / (v_rank + 1),
-            hint, 0.0 if h_rank is None else 1.0 / (h_rank + 1),
-            math.log1p(article_prior.get(row, 0)), math.log1p(law_prior.get(row, 0)),
-            sum(r is not None for r in (k_rank, v_rank, h_rank)), authority.get(row, 4) / 4.0,
-            laws.get(law_of.get(row, ""), 0) / max(len(top), 1), hint * k_score / top_keyword, hint * v_score,
-            hint_laws.get(law_of.get(row, ""), 0.0) / hint_total,
-            expansion.get(row, (None, 0.0))[1] / top_expansion,
-            0.0 if row not in expansion else 1.0 / (expansion[row][0] + 1),
-        )
+
+    row_laws = [law_of.get(r, "") for r in rows]
+    keyword_norm = k_score / top_keyword
+    hint = h_score / top_hint
+    matrix = np.empty((n, len(FEATURES)), dtype=np.float64)
+    matrix[:, 0], matrix[:, 1] = keyword_norm, k_rr
+    matrix[:, 2], matrix[:, 3] = v_score, v_rr
+    matrix[:, 4], matrix[:, 5] = hint, h_rr
+    matrix[:, 6] = [math.log1p(article_prior.get(r, 0)) for r in rows]
+    matrix[:, 7] = [math.log1p(law_prior.get(r, 0)) for r in rows]
+    matrix[:, 8] = (k_rr > 0).astype(np.float64) + (v_rr > 0) + (h_rr > 0)
+    matrix[:, 9] = [authority.get(r, 4) / 4.0 for r in rows]
+    matrix[:, 10] = [laws.get(law, 0) for law in row_laws]
+    matrix[:, 10] /= max(len(top), 1)
+    matrix[:, 11] = hint * k_score / top_keyword
+    matrix[:, 12] = hint * v_score
+    matrix[:, 13] = [hint_laws.get(law, 0.0) for law in row_laws]
+    matrix[:, 13] /= hint_total
+    matrix[:, 14], matrix[:, 15] = e_score / top_expansion, e_rr
     return matrix
+
+
+def _signal(found: dict[int, tuple[int, float]], at: dict[int, int], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(1 / (rank + 1), raw score) per candidate row; 0 and 0 where the signal did not find it."""
+    rr, score = np.zeros(n), np.zeros(n)
+    where = [(at[r], rank, value) for r, (rank, value) in found.items() if r in at]
+    if where:
+        index, ranks, values = zip(*where, strict=True)
+        rr[list(index)] = 1.0 / (np.asarray(ranks, dtype=np.float64) + 1)
+        score[list(index)] = values
+    return rr, score

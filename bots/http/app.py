@@ -66,6 +66,7 @@ def create_app(assistant) -> FastAPI:
             yield
         finally:
             assistant.close()
+            app.state.audit.close()
 
     app = FastAPI(title="jianxue 检学 API", version="1", description="Cited answers and quizzes for procurators.",
                   lifespan=lifespan)

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from pathlib import Path
+from typing import TextIO
 
 from assistant.models import Answer, Principal
 
 
 class Audit:
+    """Appends to ``path``, kept open between lines; a file moved away or deleted (logrotate)
+    is noticed at the next line, which goes to a new file at ``path``."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
+        self._file: TextIO | None = None
+        self._identity: tuple[int, int] | None = None
 
     def write(self, event: str, principal: Principal | None = None, **fields) -> None:
         line = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "event": event}
@@ -28,8 +35,31 @@ class Audit:
         if "question" in fields:
             fields["question_sha256"] = hashlib.sha256(str(fields.pop("question")).encode()).hexdigest()[:16]
         line.update(fields)
-        with self._lock, self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+        text = json.dumps(line, ensure_ascii=False) + "\n"
+        with self._lock:
+            fh = self._open()
+            fh.write(text)
+            fh.flush()
+
+    def _open(self) -> TextIO:
+        try:
+            st = os.stat(self.path)
+            identity: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            identity = None
+        if self._file is None or identity != self._identity:
+            if self._file is not None:
+                self._file.close()
+            self._file = self.path.open("a", encoding="utf-8")
+            st = os.fstat(self._file.fileno())
+            self._identity = (st.st_dev, st.st_ino)
+        return self._file
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def answer(self, principal: Principal, question: str, answer: Answer, event: str = "ask") -> None:
         self.write(event, principal, question=question, ids=[c.chunk_id for c in answer.citations],

@@ -31,7 +31,7 @@ async def caller(request: Request, assistant: AssistantDep, audit: AuditDep) -> 
     """The principal of a valid ``Authorization: Bearer <key>``; 401 otherwise, 429 over the rate."""
     header = request.headers.get("authorization", "")
     secret = header[7:].strip() if header.lower().startswith("bearer ") else None
-    found = await asyncio.to_thread(assistant.keys.authenticate, secret)
+    found = assistant.keys.recent(secret) or await asyncio.to_thread(assistant.keys.authenticate, secret)
     if found is None:
         audit.write("auth_failed", path=request.url.path, client=request.client.host if request.client else None)
         raise ApiError(401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>",

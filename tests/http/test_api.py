@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import time
 import zipfile
 
 import httpx
@@ -44,6 +45,19 @@ def test_revoked_keys_stop_working(api):
     with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {secret}"}) as c:
         assert c.get("/v1/progress/me").status_code == 200
         api.assistant.keys.revoke(key_id)
+        assert c.get("/v1/progress/me").status_code == 401
+
+
+def test_a_key_revoked_by_another_process_stops_working_within_the_cache_time(api, monkeypatch):
+    from assistant.access import Keys
+
+    monkeypatch.setattr(api.assistant.keys, "cache_s", 0.5)
+    key_id, secret = api.assistant.keys.create(user="tmp2", role="learner", departments=())
+    with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {secret}"}) as c:
+        assert c.get("/v1/progress/me").status_code == 200
+        Keys(api.assistant.ledger.engine).revoke(key_id)  # what `jianxue keys revoke` does, elsewhere
+        assert c.get("/v1/progress/me").status_code == 200  # remembered for cache_s
+        time.sleep(0.6)
         assert c.get("/v1/progress/me").status_code == 401
 
 
