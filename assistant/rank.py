@@ -80,65 +80,81 @@ def default_ranker() -> Ranker | None:
 def features(rows: list[int], *, keyword: dict[int, tuple[int, float]], vector: dict[int, tuple[int, float]],
              hints: dict[int, tuple[int, float]], expansion: dict[int, tuple[int, float]], article_prior: dict[int, int],
              law_prior: dict[int, int], authority: dict[int, int], law_of: dict[int, str]) -> np.ndarray:
-    """One feature row per candidate; each signal map gives (rank, raw score) for the rows it found.
-
-    ``law_share`` is the share of the top keyword and vector candidates that come from the
-    candidate's own law: a question about 劳动合同 pulls most of its candidates from one law.
-    Computed column by column (a search ranks a few hundred candidates per question).
-    """
-    n = len(rows)
+    """One feature row per candidate; each signal map gives (rank, raw score) for the rows it
+    found (every one of them among ``rows``). The same as :func:`feature_matrix`, from dicts."""
     at = {row: i for i, row in enumerate(rows)}
-    k_rr, k_score = _signal(keyword, at, n)
-    v_rr, v_score = _signal(vector, at, n)
-    h_rr, h_score = _signal(hints, at, n)
-    e_rr, e_score = _signal(expansion, at, n)
+    codes: dict[str, int] = {}
+    return feature_matrix(
+        keyword=Signal.of(keyword, at), vector=Signal.of(vector, at), hints=Signal.of(hints, at),
+        expansion=Signal.of(expansion, at),
+        article_prior=np.array([article_prior.get(r, 0) for r in rows], dtype=np.float64),
+        law_prior=np.array([law_prior.get(r, 0) for r in rows], dtype=np.float64),
+        authority=np.array([authority.get(r, 4) for r in rows], dtype=np.float64),
+        law=np.array([codes.setdefault(law_of.get(r, ""), len(codes)) for r in rows], dtype=np.intp))
 
-    top = [r for signal in (keyword, vector) for r, (rank, _) in signal.items() if rank < 30]
-    laws: dict[str, int] = {}
-    for r in top:
-        law = law_of.get(r, "")
-        laws[law] = laws.get(law, 0) + 1
-    # the hint votes' own law share: neighbours citing 劳动合同法 point at that law even
-    # where the exact article differs
-    hint_laws: dict[str, float] = {}
-    seen_articles: set[tuple[str, int]] = set()
-    for r, (rank, vote) in hints.items():
-        key = (law_of.get(r, ""), rank)
-        if key not in seen_articles:
-            seen_articles.add(key)
-            hint_laws[key[0]] = hint_laws.get(key[0], 0.0) + vote
-    hint_total = sum(hint_laws.values()) or 1.0
-    top_keyword = max((s for _, s in keyword.values()), default=0.0) or 1.0
-    top_expansion = max((s for _, s in expansion.values()), default=0.0) or 1.0
-    top_hint = max((s for _, s in hints.values()), default=0.0) or 1.0
 
-    row_laws = [law_of.get(r, "") for r in rows]
-    keyword_norm = k_score / top_keyword
+@dataclass(frozen=True)
+class Signal:
+    """What one retrieval signal found among the candidates: their positions, ranks and raw scores."""
+
+    at: np.ndarray
+    rank: np.ndarray
+    score: np.ndarray
+
+    @classmethod
+    def of(cls, found: dict[int, tuple[int, float]], at: dict[int, int]) -> "Signal":
+        """From a signal's {row: (rank, score)} and each candidate row's position."""
+        pairs = np.array(list(found.values()), dtype=np.float64).reshape(-1, 2)
+        return cls(np.fromiter((at[r] for r in found), dtype=np.intp, count=len(found)), pairs[:, 0], pairs[:, 1])
+
+    def dense(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(1 / (rank + 1), raw score) for each of n candidates; 0 and 0 where not found."""
+        rr, score = np.zeros(n), np.zeros(n)
+        rr[self.at] = 1.0 / (self.rank + 1)
+        score[self.at] = self.score
+        return rr, score
+
+    def top(self) -> float:
+        return float(self.score.max()) if len(self.score) else 0.0
+
+
+def feature_matrix(*, keyword: Signal, vector: Signal, hints: Signal, expansion: Signal, article_prior: np.ndarray,
+                   law_prior: np.ndarray, authority: np.ndarray, law: np.ndarray) -> np.ndarray:
+    """The FEATURES of n candidates, computed by column (a search ranks a few hundred).
+
+    The per-candidate arrays are aligned with the candidates; ``law`` is an integer code per
+    candidate's law. ``law_share`` is the share of the top keyword and vector candidates that
+    come from the candidate's own law: a question about 劳动合同 pulls most of its candidates
+    from one law. ``hint_law_share`` is the same for the hint votes: neighbours citing
+    劳动合同法 point at that law even where the exact article differs.
+    """
+    n = len(law)
+    k_rr, k_score = keyword.dense(n)
+    v_rr, v_score = vector.dense(n)
+    h_rr, h_score = hints.dense(n)
+    e_rr, e_score = expansion.dense(n)
+    top_keyword, top_expansion, top_hint = keyword.top() or 1.0, expansion.top() or 1.0, hints.top() or 1.0
+    size = int(law.max()) + 1 if n else 0
+
+    top = np.concatenate([keyword.at[keyword.rank < 30], vector.at[vector.rank < 30]])
+    law_share = np.bincount(law[top], minlength=size)[law] / max(len(top), 1)
+    # one vote per cited article (the rows of one article share its rank and vote)
+    span = int(hints.rank.max()) + 1 if len(hints.rank) else 1
+    _, first = np.unique(law[hints.at] * span + hints.rank.astype(np.intp), return_index=True)
+    hint_laws = np.bincount(law[hints.at[first]], weights=hints.score[first], minlength=size)
+    hint_total = float(hint_laws.sum()) or 1.0
+
     hint = h_score / top_hint
     matrix = np.empty((n, len(FEATURES)), dtype=np.float64)
-    matrix[:, 0], matrix[:, 1] = keyword_norm, k_rr
+    matrix[:, 0], matrix[:, 1] = k_score / top_keyword, k_rr
     matrix[:, 2], matrix[:, 3] = v_score, v_rr
     matrix[:, 4], matrix[:, 5] = hint, h_rr
-    matrix[:, 6] = [math.log1p(article_prior.get(r, 0)) for r in rows]
-    matrix[:, 7] = [math.log1p(law_prior.get(r, 0)) for r in rows]
+    matrix[:, 6], matrix[:, 7] = np.log1p(article_prior), np.log1p(law_prior)
     matrix[:, 8] = (k_rr > 0).astype(np.float64) + (v_rr > 0) + (h_rr > 0)
-    matrix[:, 9] = [authority.get(r, 4) / 4.0 for r in rows]
-    matrix[:, 10] = [laws.get(law, 0) for law in row_laws]
-    matrix[:, 10] /= max(len(top), 1)
+    matrix[:, 9] = authority / 4.0
+    matrix[:, 10] = law_share
     matrix[:, 11] = hint * k_score / top_keyword
     matrix[:, 12] = hint * v_score
-    matrix[:, 13] = [hint_laws.get(law, 0.0) for law in row_laws]
-    matrix[:, 13] /= hint_total
+    matrix[:, 13] = hint_laws[law] / hint_total
     matrix[:, 14], matrix[:, 15] = e_score / top_expansion, e_rr
     return matrix
-
-
-def _signal(found: dict[int, tuple[int, float]], at: dict[int, int], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(1 / (rank + 1), raw score) per candidate row; 0 and 0 where the signal did not find it."""
-    rr, score = np.zeros(n), np.zeros(n)
-    where = [(at[r], rank, value) for r, (rank, value) in found.items() if r in at]
-    if where:
-        index, ranks, values = zip(*where, strict=True)
-        rr[list(index)] = 1.0 / (np.asarray(ranks, dtype=np.float64) + 1)
-        score[list(index)] = values
-    return rr, score

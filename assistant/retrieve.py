@@ -22,7 +22,7 @@ from assistant.index.keyword import LegalTokenizer, lay_terms
 from assistant.index.ledger import Ledger
 from assistant.index.store import SearchFilter, VectorStore
 from assistant.models import Chunk, Hit, Principal
-from assistant.rank import Ranker, features
+from assistant.rank import Ranker, Signal, feature_matrix
 
 Mode = Literal["hybrid", "keyword", "vector"]
 
@@ -98,12 +98,17 @@ class Retriever:
         where = SearchFilter.for_principal(principal, kinds=kinds, lines=lines, tags=tags, as_of=as_of)
         found = self.candidates(query, where=where, mode=mode)
         catalog = found.catalog
-        if mode == "hybrid" and self.ranker is not None and found.rows:
-            scores = dict(zip(found.rows, self.ranker.for_query(query).score(found.features()).tolist(), strict=True))
+        rows = found.rows
+        if mode == "hybrid" and self.ranker is not None and rows:
+            values = self.ranker.for_query(query).score(found.features())
         else:
-            scores = found.rrf(self.weights, mode)
-        order = sorted(scores, key=lambda r: (-round(scores[r], 9), int(catalog.authority[r])))
-        order = list(dict.fromkeys(found.direct + order))[: max(k, 1) * (3 if self.reranker else 1)]
+            fused = found.rrf(self.weights, mode)
+            values = np.array([fused[r] for r in rows], dtype=np.float64)
+        scores = dict(zip(rows, values.tolist(), strict=True))
+        # best first; equal scores (to 9 places) prefer the more authoritative source, then the earlier find
+        ranked = np.lexsort((catalog.authority[rows], -np.round(values, 9))) if rows else []
+        wanted = max(k, 1) * (3 if self.reranker else 1)
+        order = list(dict.fromkeys(found.direct + [rows[i] for i in ranked[:wanted + len(found.direct)]]))[:wanted]
         chunks = found.snapshot.chunks([catalog.ids[r] for r in order], self.ledger)
         results = [(r, chunks[catalog.ids[r]]) for r in order if catalog.ids[r] in chunks]
         if self.reranker is not None and results:
@@ -205,11 +210,16 @@ class Candidates:
         return {"keyword": self.keyword, "vector": self.vector, "hints": self.hints, "expansion": self.expansion}
 
     def features(self) -> np.ndarray:
+        """The ranker's features of ``rows``, in that order."""
         rows = self.rows
-        return features(rows, keyword=self.keyword, vector=self.vector, hints=self.hints, expansion=self.expansion,
-                        article_prior=self.article_prior, law_prior=self.law_prior,
-                        authority={r: int(self.catalog.authority[r]) for r in rows},
-                        law_of={r: (self.catalog.source_ids[r] or "").split("#", 1)[0] for r in rows})
+        at = {row: i for i, row in enumerate(rows)}
+        index = np.asarray(rows, dtype=np.intp)
+        return feature_matrix(
+            keyword=Signal.of(self.keyword, at), vector=Signal.of(self.vector, at), hints=Signal.of(self.hints, at),
+            expansion=Signal.of(self.expansion, at),
+            article_prior=np.array([self.article_prior.get(r, 0) for r in rows], dtype=np.float64),
+            law_prior=np.array([self.law_prior.get(r, 0) for r in rows], dtype=np.float64),
+            authority=self.catalog.authority[index].astype(np.float64), law=self.catalog.laws[index])
 
     def rrf(self, w: FusionWeights, mode: Mode) -> dict[int, float]:
         weights = {"keyword": w.keyword, "vector": w.vector, "hints": w.hints, "expansion": w.hints / 2} \

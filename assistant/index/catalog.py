@@ -72,6 +72,14 @@ class Catalog:
         return len(self.ids)
 
     @cached_property
+    def laws(self) -> np.ndarray:
+        """Each chunk's law as a small integer: the part of its source id before '#' (刑法 of
+        刑法#第二十条); chunks without a source id share one code."""
+        codes: dict[str, int] = {"": 0}
+        return np.fromiter((codes.setdefault((s or "").split("#", 1)[0], len(codes)) for s in self.source_ids),
+                           dtype=np.intp, count=len(self.source_ids))
+
+    @cached_property
     def references(self) -> ReferenceResolver:
         """Resolves 刑法第二十条 and friends against the laws this catalog holds."""
         return ReferenceResolver({sid.split("#", 1)[0] for sid in self.by_source if "#" in sid})

@@ -1,9 +1,11 @@
-"""Request bodies (responses are the core's own ``to_dict()`` shapes)."""
+"""Request bodies (responses are the core's own ``to_dict()`` shapes, rendered by Fast)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+import orjson
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from assistant.models import Line
@@ -46,3 +48,14 @@ class ChatBody(BaseModel):
     model: str = "jianxue"
     messages: list[ChatMessage] = Field(..., min_length=1, max_length=50)
     stream: bool = False
+
+
+class Fast(Response):
+    """A JSON response from plain data (the core's to_dict() shapes), rendered by orjson.
+    Returning it skips FastAPI's jsonable_encoder, which walks every value of a search's
+    passages in Python (0.3 ms for eight hits, orjson 0.003 ms)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)

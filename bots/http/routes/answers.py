@@ -15,7 +15,7 @@ from assistant.models import Answer, Principal, Turn
 from bots.http.audit import Audit
 from bots.http.deps import AssistantDep, AuditDep, CallerDep
 from bots.http.errors import ApiError
-from bots.http.schemas import AskBody, ChatBody, SearchBody
+from bots.http.schemas import AskBody, ChatBody, Fast, SearchBody
 
 router = APIRouter(prefix="/v1")
 
@@ -30,7 +30,7 @@ async def ask(body: AskBody, request: Request, principal: CallerDep, assistant: 
                                  media_type="text/event-stream", headers={"Cache-Control": "no-store"})
     answer = await asyncio.to_thread(assistant.ask, body.question, principal=principal, history=history, lines=lines)
     audit.answer(principal, body.question, answer)
-    return answer.to_dict() | {"turn": answer.turn().to_dict()}
+    return Fast(answer.to_dict() | {"turn": answer.turn().to_dict()})
 
 
 @router.post("/search", summary="Passages with citations")
@@ -38,7 +38,7 @@ async def search(body: SearchBody, principal: CallerDep, assistant: AssistantDep
     hits = await asyncio.to_thread(assistant.search, body.query, principal=principal, k=body.k,
                                    kinds=tuple(body.kinds), lines=tuple(x.value for x in body.lines))
     audit.write("search", principal, question=body.query, ids=[h.chunk.chunk_id for h in hits])
-    return {"query": body.query, "hits": [h.to_dict() for h in hits]}
+    return Fast({"query": body.query, "hits": [h.to_dict() for h in hits]})
 
 
 @router.post("/chat/completions", summary="OpenAI-compatible chat; citations ride along")
@@ -54,11 +54,11 @@ async def chat(body: ChatBody, request: Request, principal: CallerDep, assistant
                                  media_type="text/event-stream", headers={"Cache-Control": "no-store"})
     answer = await asyncio.to_thread(assistant.ask, question, principal=principal, history=history)
     audit.answer(principal, question, answer, event="chat")
-    return {"id": ident, "object": "chat.completion", "created": created, "model": body.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": _with_sources(answer)},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            "citations": [c.to_dict() for c in answer.citations], "jianxue": answer.to_dict()}
+    return Fast({"id": ident, "object": "chat.completion", "created": created, "model": body.model,
+                 "choices": [{"index": 0, "message": {"role": "assistant", "content": _with_sources(answer)},
+                              "finish_reason": "stop"}],
+                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                 "citations": [c.to_dict() for c in answer.citations], "jianxue": answer.to_dict()})
 
 
 def _turn(data: dict) -> Turn:
