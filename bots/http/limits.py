@@ -83,9 +83,8 @@ class BodyLimit:
         headers = dict(scope.get("headers") or [])
         limit = self.upload_bytes if scope["path"].startswith("/v1/documents") else self.json_bytes
         declared = headers.get(b"content-length")
-        too_big = error(413, "too_large", f"request body over {limit // 1024} KB")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await too_big(scope, receive, send)
+            return await _too_big(limit)(scope, receive, send)
         seen = 0
 
         async def counted():
@@ -100,7 +99,11 @@ class BodyLimit:
         try:
             await self.app(scope, counted, send)
         except _TooLarge:
-            await too_big(scope, receive, send)
+            await _too_big(limit)(scope, receive, send)
+
+
+def _too_big(limit: int):
+    return error(413, "too_large", f"request body over {limit // 1024} KB")
 
 
 class _TooLarge(Exception):
