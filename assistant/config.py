@@ -42,10 +42,11 @@ class EmbedderSettings(Section):
     device: str | None = Field(
         None, description="Torch device for sentence-transformers ('cpu', 'cuda'); None picks one."
     )
-    question_process: bool = Field(
-        True,
+    question_process: bool | None = Field(
+        None,
         description="In the API and the bot, embed questions (use-m3) in a worker process, in batches of "
-        "those asked at the same time, so that embedding does not hold the server's GIL.",
+        "those asked at the same time, so that embedding does not hold the server's GIL. Unset: on for the "
+        "embedded single-process server, off scaled out (there each core runs an API worker of its own).",
     )
 
 

@@ -9,8 +9,8 @@ as a load balancer would see them. Twenty clients, split between the two, then a
 (extractive), search, take quiz questions (generate, answer) and upload (trainers: a small
 document, then a search on the *other* worker that must find it at once) in a 4:4:1.5:0.5 mix.
 Reports errors (target 0; a fresh upload not found counts as one), p50/p95 by endpoint, and
-each worker's resident memory after one minute of warm-up and at the end (target: growth
-under 10%). Report: evals/reports/soak.md.
+each worker's resident memory, its question-embedding process included, after one minute of
+warm-up and at the end (target: growth under 10%). Report: evals/reports/soak.md.
 """
 
 from __future__ import annotations
@@ -39,11 +39,29 @@ TOPICS = ["正当防卫", "认罪认罚", "不起诉", "公益诉讼", "虚假�
 
 
 def rss_mb(pid: int) -> float:
+    """Resident memory of a worker and its children (the process that embeds its questions)."""
+    return sum(_own_rss_mb(p) for p in (pid, *children(pid)))
+
+
+def _own_rss_mb(pid: int) -> float:
     try:
         line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
         return int(line.split()[1]) / 1024
     except (OSError, StopIteration):
         return float("nan")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                found.append(int(entry.name))
+    return found
 
 
 class Load:
@@ -177,7 +195,7 @@ def main() -> None:
         f"{verdict(not load.errors)}).\n\n"
         "| endpoint | requests | p50 ms | p95 ms |\n|---|---|---|---|\n"
         + "".join(f"| {name} | {r['requests']} | {r['p50_ms']} | {r['p95_ms']} |\n" for name, r in rows.items())
-        + "\n| worker | RSS after 1 min | RSS at the end | growth |\n|---|---|---|---|\n"
+        + "\n| worker (with its embedding process) | RSS after 1 min | RSS at the end | growth |\n|---|---|---|---|\n"
         + "".join(f"| pid {pid} | {g['warm_mb']} MB | {g['end_mb']} MB | {g['growth']:+.1%} |\n" for pid, g in growth.items())
         + f"\nWorst growth {worst:+.1%} (target under 10%, {verdict(worst < 0.10)}).\n"
         + ("".join(f"\n- {e}" for e in load.errors[:10]) + "\n" if load.errors else ""),

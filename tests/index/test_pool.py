@@ -151,6 +151,16 @@ def test_the_assistant_serves_questions_through_the_worker_only_for_use_m3(tmp_p
         assistant.close()
     assert not isinstance(assistant.embedder(), QuestionEmbedder)
 
+    scaled = build_assistant(load_settings(data_dir=tmp_path / "s", embedder={"name": "use-m3"},
+                                           chroma={"url": "http://127.0.0.1:9"},
+                                           database={"url": "postgresql+psycopg://x@127.0.0.1:9/x"}))
+    assert scaled.settings.scaled_out
+    scaled.serve_questions()
+    try:
+        assert not scaled.embedder().in_worker  # a worker per core already; one more process would only cost
+    finally:
+        scaled.close()
+
     hashed = build_assistant(load_settings(data_dir=tmp_path / "b", embedder={"name": "hash-64"}))
     hashed.serve_questions()
     try:
