@@ -172,12 +172,15 @@ class QuestionEmbedder:
                 return self._process.embed(texts)
             except EmbedderUnavailable:
                 pass  # the worker could not embed these: here, the error (if any) reaches the caller
-            except (EOFError, OSError) as exc:
-                log.warning("the question embedding process is gone (%s); embedding questions in this process",
-                            type(exc).__name__)
+            except (EOFError, OSError) as exc:  # OSError includes a broken pipe and TimeoutError
+                log.warning("the question embedding process is gone or stuck (%s); embedding questions in this "
+                            "process", exc)
                 self._process.close()
                 self._process = None
         return self.inner.embed_documents(texts)
+
+
+_REPLY_S = 60.0  # a batch takes milliseconds; the first waits for the model to load (seconds)
 
 
 class _EmbeddingProcess:
@@ -195,6 +198,8 @@ class _EmbeddingProcess:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self._conn.send(texts)
+        if not self._conn.poll(_REPLY_S):
+            raise TimeoutError(f"no answer from the embedding process in {_REPLY_S:.0f} s")
         ok, value = self._conn.recv()
         if not ok:
             raise EmbedderUnavailable(value)

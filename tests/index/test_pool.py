@@ -5,6 +5,8 @@ with the same index as one that embeds in-process, and a server's questions are 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -80,6 +82,21 @@ def test_questions_embedded_in_the_worker_equal_in_process_and_outlive_its_death
         questions._process._process.join()  # noqa: SLF001
         np.testing.assert_allclose(questions.embed_query(TEXTS[0]), local.embed_query(TEXTS[0]), atol=1e-5)
         assert not questions.in_worker  # from now on in this process
+    finally:
+        questions.close()
+
+
+def test_a_stuck_worker_is_given_up_after_its_timeout(monkeypatch):
+    import assistant.index.pool as pool
+
+    settings = EmbedderSettings(name="hash-64")
+    questions = QuestionEmbedder(make_embedder(settings), settings=settings)
+    try:
+        np.testing.assert_allclose(questions.embed_query(TEXTS[0]), make_embedder(settings).embed_query(TEXTS[0]))
+        monkeypatch.setattr(pool, "_REPLY_S", 0.5)
+        os.kill(questions._process._process.pid, signal.SIGSTOP)  # noqa: SLF001 - hung, not dead
+        np.testing.assert_allclose(questions.embed_query(TEXTS[1]), make_embedder(settings).embed_query(TEXTS[1]))
+        assert not questions.in_worker
     finally:
         questions.close()
 
