@@ -9,6 +9,7 @@ import pytest
 
 from assistant.config import load_settings
 from assistant.index.embedders import HashEmbedder
+from assistant.index.store import SearchFilter
 from assistant.models import Principal
 from assistant.service import build_assistant
 from tests.conftest import write_jsonl
@@ -212,3 +213,46 @@ def test_a_configured_cross_encoder_reorders_the_top_candidates(world):
     scores = reranker.rerank(query, [h.chunk for h in after[1:]])
     assert scores == sorted(scores, reverse=True)  # the rest follow the cross-encoder
     assert len(after) == 6 and {h.chunk.chunk_id for h in after} <= pool  # it reorders, it does not search
+
+
+class _RecordingStore:
+    """The store port answering from a fixed nearest-first order (the Chroma store has its own
+    contract tests); records each query's k and whether it was filtered."""
+
+    def __init__(self, order: list[str], catalog) -> None:
+        self.order, self.catalog, self.calls = order, catalog, []
+
+    def query(self, vector, *, k, where):
+        self.calls.append((k, where != SearchFilter(departments=None)))
+        mask = self.catalog.mask(where)
+        return [(cid, 1.0) for cid in self.order if mask[self.catalog.row_of[cid]]][:k]
+
+
+@pytest.mark.parametrize(("criminal_share", "nearest_first", "calls"), [
+    (1.0, "mixed", [(150, False)]),                     # everything passes: exactly n
+    (0.5, "mixed", [(360, False)]),                     # n / share * 1.2, filtered here
+    (0.5, "civil", [(360, False), (150, True)]),        # the nearest are all filtered out: the store filters
+    (0.05, "mixed", [(150, True)]),                     # a narrow filter goes to the store at once
+])
+def test_the_vector_query_fetches_what_the_filter_needs(criminal_share, nearest_first, calls):
+    from assistant.index.catalog import Catalog
+    from assistant.retrieve import Retriever
+
+    total = 2000
+    criminal = int(total * criminal_share)
+    rows = [{"chunk_id": f"c{i:05d}", "doc_id": "d", "source_id": None, "kind": "material",
+             "line": "criminal" if i < criminal else "civil", "access": [], "tags": [], "authority": 4,
+             "version_date": None, "tokens": ""} for i in range(total)]
+    catalog = Catalog.from_rows(rows)
+    ids = [r["chunk_id"] for r in rows]
+    if nearest_first == "civil":
+        order = ids[criminal:] + ids[:criminal]
+    else:  # the two halves of the catalog, alternating
+        order = [cid for pair in zip(ids[:total // 2], ids[total // 2:], strict=True) for cid in pair]
+    store = _RecordingStore(order, catalog)
+    where = SearchFilter(departments=None, lines=("criminal",) if criminal < total else ())
+    retriever = Retriever(embedder=lambda: None, store=store, ledger=None, snapshot=lambda: None, tokenizer=None)
+    found = retriever._vector_rows(None, catalog, catalog.mask(where), where, 150)  # noqa: SLF001
+    assert store.calls == calls
+    assert len(found) == min(150, criminal)
+    assert [catalog.ids[row] for row, _ in found] == [cid for cid in order if cid < f"c{criminal:05d}"][:150]
