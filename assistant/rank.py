@@ -79,18 +79,17 @@ def default_ranker() -> Ranker | None:
 
 def features(rows: list[int], *, keyword: dict[int, tuple[int, float]], vector: dict[int, tuple[int, float]],
              hints: dict[int, tuple[int, float]], expansion: dict[int, tuple[int, float]], article_prior: dict[int, int],
-             law_prior: dict[int, int], authority: dict[int, int], law_of: dict[int, str]) -> np.ndarray:
-    """One feature row per candidate; each signal map gives (rank, raw score) for the rows it
-    found (every one of them among ``rows``). The same as :func:`feature_matrix`, from dicts."""
+             law_prior: dict[int, int], authority: np.ndarray, law: np.ndarray) -> np.ndarray:
+    """One feature row per candidate of ``rows``. Each signal map gives (rank, raw score) for
+    the rows it found (every one of them among ``rows``); ``authority`` and ``law`` (an integer
+    code per law) are aligned with ``rows``."""
     at = {row: i for i, row in enumerate(rows)}
-    codes: dict[str, int] = {}
     return feature_matrix(
         keyword=Signal.of(keyword, at), vector=Signal.of(vector, at), hints=Signal.of(hints, at),
         expansion=Signal.of(expansion, at),
         article_prior=np.array([article_prior.get(r, 0) for r in rows], dtype=np.float64),
         law_prior=np.array([law_prior.get(r, 0) for r in rows], dtype=np.float64),
-        authority=np.array([authority.get(r, 4) for r in rows], dtype=np.float64),
-        law=np.array([codes.setdefault(law_of.get(r, ""), len(codes)) for r in rows], dtype=np.intp))
+        authority=np.asarray(authority, dtype=np.float64), law=np.asarray(law, dtype=np.intp))
 
 
 @dataclass(frozen=True)

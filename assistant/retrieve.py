@@ -22,7 +22,7 @@ from assistant.index.keyword import LegalTokenizer, lay_terms
 from assistant.index.ledger import Ledger
 from assistant.index.store import SearchFilter, VectorStore
 from assistant.models import Chunk, Hit, Principal
-from assistant.rank import Ranker, Signal, feature_matrix
+from assistant.rank import Ranker, features
 
 Mode = Literal["hybrid", "keyword", "vector"]
 
@@ -215,14 +215,10 @@ class Candidates:
     def features(self) -> np.ndarray:
         """The ranker's features of ``rows``, in that order."""
         rows = self.rows
-        at = {row: i for i, row in enumerate(rows)}
         index = np.asarray(rows, dtype=np.intp)
-        return feature_matrix(
-            keyword=Signal.of(self.keyword, at), vector=Signal.of(self.vector, at), hints=Signal.of(self.hints, at),
-            expansion=Signal.of(self.expansion, at),
-            article_prior=np.array([self.article_prior.get(r, 0) for r in rows], dtype=np.float64),
-            law_prior=np.array([self.law_prior.get(r, 0) for r in rows], dtype=np.float64),
-            authority=self.catalog.authority[index].astype(np.float64), law=self.catalog.laws[index])
+        return features(rows, keyword=self.keyword, vector=self.vector, hints=self.hints, expansion=self.expansion,
+                        article_prior=self.article_prior, law_prior=self.law_prior,
+                        authority=self.catalog.authority[index], law=self.catalog.laws[index])
 
     def rrf(self, w: FusionWeights, mode: Mode) -> dict[int, float]:
         weights = {"keyword": w.keyword, "vector": w.vector, "hints": w.hints, "expansion": w.hints / 2} \

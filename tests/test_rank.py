@@ -23,15 +23,15 @@ def test_the_shipped_ranker_loads_and_gates_by_query_length():
 def test_a_stronger_keyword_match_scores_higher():
     ranker = default_ranker()
     matrix = features([1, 2], keyword={1: (0, 10.0), 2: (5, 2.0)}, vector={}, hints={}, expansion={}, article_prior={},
-                      law_prior={}, authority={1: 0, 2: 0}, law_of={1: "刑法", 2: "刑法"})
+                      law_prior={}, authority=[0, 0], law=[0, 0])  # both 刑法
     scores = ranker.short.score(matrix)
     assert scores[0] > scores[1]
 
 
 def test_features_shape_and_hint_share():
     matrix = features([1, 2, 3], keyword={1: (0, 4.0)}, vector={2: (0, 0.8)}, hints={3: (0, 2.0), 1: (1, 1.0)}, expansion={2: (0, 3.0)},
-                      article_prior={3: 5}, law_prior={3: 9}, authority={1: 0, 2: 1, 3: 4},
-                      law_of={1: "刑法", 2: "民法典", 3: "刑法"})
+                      article_prior={3: 5}, law_prior={3: 9}, authority=[0, 1, 4],
+                      law=[0, 1, 0])  # 刑法, 民法典, 刑法
     assert matrix.shape == (3, len(FEATURES))
     col = {name: i for i, name in enumerate(FEATURES)}
     assert matrix[0, col["keyword_norm"]] == 1.0 and matrix[1, col["vector_sim"]] == pytest.approx(0.8)
@@ -95,5 +95,9 @@ def _check_against_definitions(rnd, seed: int) -> None:
                  article_prior={r: int(rnd.integers(0, 9)) for r in rows[::2]},
                  law_prior={r: int(rnd.integers(0, 99)) for r in rows[1::2]},
                  authority={r: int(rnd.integers(0, 5)) for r in rows}, law_of={r: law_of[r] for r in rows})
-    np.testing.assert_allclose(features(rows, **given), _by_definition(rows, **given), rtol=1e-12, atol=1e-12,
+    codes: dict[str, int] = {}
+    arrays = {k: v for k, v in given.items() if k not in ("authority", "law_of")}
+    by_column = features(rows, **arrays, authority=[given["authority"][r] for r in rows],
+                         law=[codes.setdefault(given["law_of"][r], len(codes)) for r in rows])
+    np.testing.assert_allclose(by_column, _by_definition(rows, **given), rtol=1e-12, atol=1e-12,
                                err_msg=f"seed {seed}")
