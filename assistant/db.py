@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import threading
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -55,18 +56,70 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def upgrade_schema(engine: Engine) -> None:
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     """Alembic to head (a database made before migrations existed gets the tables it lacks)."""
     from alembic import command
-    from alembic.config import Config
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config = _alembic_config()
     with _migration_lock(engine), engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
+
+
+def now() -> datetime:
+    """The time stored in every timestamp column: aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def aware(moment: datetime) -> datetime:
+    """A timestamp as read back (SQLite returns naive ones): aware, in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def dialect_insert(conn, table):
+    """The connection's own INSERT, which has ON CONFLICT (SQLite and PostgreSQL both): a row
+    two workers write at the same moment is written once."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def table_definitions():
+    """Every table jianxue defines, in one MetaData (the schema the migrations must produce)."""
+    from sqlalchemy import MetaData
+
+    from assistant import access, learners
+    from assistant.conversation import store as conversations
+    from assistant.experts import store as experts
+    from assistant.index import docstore
+    from assistant.quiz import store as quizzes
+    from assistant.training import store as training
+
+    combined = MetaData()
+    for metadata in (docstore.metadata, quizzes.metadata, learners.metadata, access.metadata, conversations.metadata,
+                     experts.metadata, training.metadata):
+        for table in metadata.tables.values():
+            table.to_metadata(combined)
+    return combined
+
+
+def head_revision() -> str:
+    """The newest migration's revision."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
 
 
 def schema_revision(engine: Engine) -> str | None:

@@ -64,9 +64,9 @@ def _database(assistant) -> Check:
 
     where = masked_settings(assistant.settings)["database"]["url"]
     try:
-        engine = assistant.ledger.engine  # opening it migrates the schema
+        engine = assistant.docstore.engine  # opening it migrates the schema
         revision = schema_revision(engine)
-        documents = len(assistant.ledger.load())
+        documents = len(assistant.docstore.load())
     except Exception as exc:  # noqa: BLE001
         server = not assistant.settings.database_url.startswith("sqlite")
         return Check("database", False, f"{where}: {exc}",
@@ -99,7 +99,7 @@ def _embedder(assistant) -> Check:
     except Exception as exc:  # noqa: BLE001
         return Check("embedder", False, f"{name}: {exc}",
                      "use JIANXUE_EMBEDDER__NAME=use-m3, or give a local model folder: sentence-transformers:/srv/models/x")
-    recorded = (assistant.ledger.get_meta("embedder") or "").rpartition("@")[0]
+    recorded = (assistant.docstore.get_meta("embedder") or "").rpartition("@")[0]
     if recorded and recorded != name:
         return Check("embedder", False, f"{name} is configured but the index was built with {recorded}",
                      f"set JIANXUE_EMBEDDER__NAME={recorded}, or ingest into a fresh JIANXUE_DATA_DIR")
@@ -116,10 +116,10 @@ def _index(assistant) -> Check:
     stored = assistant.store.count()
     chunks = stats["chunks"]
     if stored != chunks:
-        return Check("index", False, f"the ledger has {chunks} passages, the vector store {stored}",
+        return Check("index", False, f"the docstore has {chunks} passages, the vector store {stored}",
                      "run the last ingest again: it repairs both sides")
     return Check("index", True, f"{stats['documents']} documents, {chunks} passages, generation "
-                                f"{assistant.ledger.generation()}")
+                                f"{assistant.docstore.generation()}")
 
 
 def _llm(settings: Settings) -> Check:

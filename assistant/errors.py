@@ -31,6 +31,12 @@ class UnreadableFile(IngestError):
     code = "unreadable_file"
 
 
+class UnsupportedType(IngestError):
+    """A file whose content is no format jianxue reads (whatever its name says)."""
+
+    code = "unsupported_type"
+
+
 class WriterBusy(JianxueError):
     """Another process holds the data directory's writer lock."""
 
@@ -57,6 +63,28 @@ class AccessDenied(JianxueError):
 
 class NotFound(JianxueError):
     code = "not_found"
+
+
+class InvalidRequest(JianxueError):
+    """What was sent cannot be done as it stands (an empty question, an unknown line); say why."""
+
+    code = "invalid_request"
+
+
+class Conflict(JianxueError):
+    """Someone else got there first (a question another expert has claimed)."""
+
+    code = "conflict"
+
+
+class UnverifiedAnswer(InvalidRequest):
+    """An expert's answer with claims that do not check out against the passages: fix and send again."""
+
+    code = "unverified_answer"
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class LLMUnavailable(JianxueError):

@@ -114,10 +114,17 @@ class Asked:
 
     support: float
     refused: bool  # declined anyway (foreign law, a named article that is not indexed, nothing found)
-    cited: tuple[str, ...]  # source ids (or labels) of the citations
+    cited: tuple[str, ...]  # source ids (or labels) of the citations, the first sentence's source first
     gold: tuple[str, ...] = ()
     question: str = ""
     features: tuple[float, ...] = ()  # the support features (assistant/coverage.py)
+    kinds: tuple[str, ...] = ()  # the kind of each citation (statute, interpretation, case …)
+
+    def articles(self) -> list[str]:
+        """The cited provisions (not cases or materials), each once."""
+        kinds = self.kinds or ("statute",) * len(self.cited)
+        return list(dict.fromkeys(s for s, k in zip(self.cited, kinds, strict=True)
+                                  if k in ("statute", "interpretation")))
 
 
 def ask_all(assistant, questions: list[tuple[str, tuple[str, ...]]], *, principal,
@@ -133,26 +140,34 @@ def ask_all(assistant, questions: list[tuple[str, tuple[str, ...]]], *, principa
             answer = assistant.ask(text, principal=principal)
             out.append(Asked(answer.support, answer.refused,
                              tuple(c.source_id or c.label for c in answer.citations), gold, text,
-                             answerer.coverage(text, principal=principal) if features else ()))
+                             answerer.coverage(text, principal=principal) if features else (),
+                             tuple(c.kind for c in answer.citations)))
         return out
     finally:
         answerer.settings = original
 
 
 def answer_scores(in_corpus: list[Asked], out_of_corpus: list[Asked], threshold: float) -> dict[str, float]:
-    """At one refusal threshold: gold citations, citation precision, refusal rates."""
+    """At one refusal threshold: gold citations, citation precision (cited articles that are gold),
+    the share whose first sentence comes from a gold article, sources per answer, refusal rates."""
     def declined(a: Asked) -> bool:
         return a.refused or a.support < threshold
 
     answered = [a for a in in_corpus if not declined(a)]
-    cited = [s for a in answered for s in dict.fromkeys(a.cited)]
-    gold_cited = sum(1 for a in answered for s in dict.fromkeys(a.cited) if s in a.gold)
+    labelled = [a for a in in_corpus if a.gold]
+    articles = [(a, a.articles()) for a in answered if a.gold]
+    cited = sum(len(x) for _, x in articles)
+    good = sum(1 for a, x in articles for s in x if s in a.gold)
+    n = len(labelled)
     return {
         "threshold": threshold,
-        "gold_cited": sum(1 for a in answered if set(a.cited) & set(a.gold)) / len(in_corpus) if in_corpus else 0.0,
-        "gold_cited_answered": (sum(1 for a in answered if set(a.cited) & set(a.gold)) / len(answered)
-                                if answered else 0.0),
-        "citation_precision": gold_cited / len(cited) if cited else 0.0,
+        "gold_cited": sum(1 for a, x in articles if set(x) & set(a.gold)) / n if n else 0.0,
+        "gold_cited_answered": (sum(1 for a, x in articles if set(x) & set(a.gold)) / len(articles)
+                                if articles else 0.0),
+        "citation_precision": good / cited if cited else 0.0,
+        "first_gold": sum(1 for a, _ in articles if a.cited and a.cited[0] in a.gold) / n if n else 0.0,
+        "sources": sum(len(dict.fromkeys(a.cited)) for a in answered) / len(answered) if answered else 0.0,
+        "one_source": sum(len(dict.fromkeys(a.cited)) == 1 for a in answered) / len(answered) if answered else 0.0,
         "false_refusal": sum(map(declined, in_corpus)) / len(in_corpus) if in_corpus else 0.0,
         "refusal_out_of_corpus": sum(map(declined, out_of_corpus)) / len(out_of_corpus) if out_of_corpus else 0.0,
     }

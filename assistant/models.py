@@ -23,9 +23,14 @@ class Line(StrEnum):
     general = "general"
 
 
+# a case commentary's sections: the key points (检察 要旨, 法院 裁判要点) and the facts
+KEY_SECTIONS = ("要旨", "裁判要点")
+FACT_SECTIONS = ("基本案情", "案情", "案件事实")
+
 # Lower wins when scores tie: law > judicial interpretation > guiding case >
-# typical case > training material.
-AUTHORITY = {"statute": 0, "interpretation": 1, "guiding_case": 2, "case": 3, "material": 4, "qa": 4}
+# typical case > published expert answer > training material. (The ranker's authority feature
+# caps at 4, so adding qa's own rank left the fitted ranker's view of the others as it was.)
+AUTHORITY = {"statute": 0, "interpretation": 1, "guiding_case": 2, "case": 3, "qa": 4, "material": 5}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,7 @@ class Document:
     guiding: bool = False
     encoding: str | None = None
     cites: tuple[str, ...] = ()  # source ids of the provisions a case cites (相关规定)
+    owner: str | None = None  # the department that uploaded it; None: the operator's (command line)
 
     @property
     def authority(self) -> int:
@@ -126,6 +132,13 @@ class Principal:
     departments: tuple[str, ...] = ()
     sees_everything: bool = False
 
+    @property
+    def learner(self) -> str:
+        """Whose progress, reviews and drafts these are: the user name within the departments of
+        the key or membership, so two people of the same name in two departments never share."""
+        departments = sorted(d for d in self.departments if d)
+        return f"{self.user}@{'+'.join(departments)}" if departments else self.user
+
     @classmethod
     def local_admin(cls) -> "Principal":
         """The operator at the console: sees every department's material."""
@@ -170,11 +183,15 @@ class Citation:
     doc_id: str
     kind: str
     title: str
-    quote: str  # an exact span of the passage's text
+    quote: str  # an exact span of the passage's text: what the answer quotes from it
+    passage: str = ""  # the whole passage, for a reader who opens the source ("" where not kept)
 
     def to_dict(self) -> dict:
-        return {"n": self.n, "label": self.label, "source_id": self.source_id, "chunk_id": self.chunk_id,
-                "doc_id": self.doc_id, "kind": self.kind, "title": self.title, "quote": self.quote}
+        out = {"n": self.n, "label": self.label, "source_id": self.source_id, "chunk_id": self.chunk_id,
+               "doc_id": self.doc_id, "kind": self.kind, "title": self.title, "quote": self.quote}
+        if self.passage:
+            out["passage"] = self.passage
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from assistant.ingest.numerals import cn_to_int, int_to_cn
+from assistant.numerals import cn_to_int, int_to_cn
 
 ALIASES = {
     "刑诉法": "刑事诉讼法",

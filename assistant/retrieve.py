@@ -16,10 +16,10 @@ from typing import Literal, Protocol
 import numpy as np
 
 from assistant.index.catalog import Snapshot
+from assistant.index.docstore import DocStore
 from assistant.index.embedders import Embedder
 from assistant.index.hints import CitationHints
 from assistant.index.keyword import LegalTokenizer, lay_terms
-from assistant.index.ledger import Ledger
 from assistant.index.store import SearchFilter, VectorStore
 from assistant.models import Chunk, Hit, Principal
 from assistant.rank import Ranker, features
@@ -67,6 +67,16 @@ def expand_query(query: str, tokens: list[str]) -> list[str]:
     return tokens + extra
 
 
+def query_terms(query: str, tokenizer: LegalTokenizer) -> list[str]:
+    """The words a query is matched by, each once. A narrative repeats its names, places and
+    sums (王某某 eleven times), and BM25 counts a query word as often as it occurs: a case's
+    facts then match the articles that share its incidental words. Counting each word once
+    took BM25 alone on case facts from 0.10 to 0.19 recall@10 (CAIL facts 0.10 to 0.13, key
+    points unchanged, STARD questions 0.48 to 0.49); keeping only the rarer or only the more
+    legal words lost on key points and questions."""
+    return list(dict.fromkeys(expand_query(query, tokenizer.tokens(query))))
+
+
 # A vector query fetches n / share * _OVERFETCH neighbours unfiltered and filters them here
 # while at least _UNFILTERED_MIN_SHARE of the chunks pass; Chroma's own filter costs more down
 # to about 5%. Measured on the 33,107 statute chunks, 150 wanted: Chroma's filter 23-33 ms
@@ -77,14 +87,14 @@ _OVERFETCH = 1.2
 
 
 class Retriever:
-    def __init__(self, *, embedder: Callable[[], Embedder], store: VectorStore, ledger: Ledger,
+    def __init__(self, *, embedder: Callable[[], Embedder], store: VectorStore, docstore: DocStore,
                  snapshot: Callable[[], Snapshot], tokenizer: LegalTokenizer,
                  hints: Callable[[], CitationHints | None] = lambda: None,
                  weights: FusionWeights = FusionWeights(), ranker: Ranker | None = None,
                  reranker: Reranker | None = None) -> None:
         self._embedder = embedder
         self.store = store
-        self.ledger = ledger
+        self.docstore = docstore
         self._snapshot = snapshot
         self.tokenizer = tokenizer
         self._hints = hints
@@ -103,7 +113,7 @@ class Retriever:
         catalog = found.catalog
         rows = found.rows
         if mode == "hybrid" and self.ranker is not None and rows:
-            values = self.ranker.for_query(query).score(found.features())
+            values = self.ranker.for_query(query, learned=found.learned).score(found.features())
         else:
             fused = found.rrf(self.weights, mode)
             values = np.array([fused[r] for r in rows], dtype=np.float64)
@@ -112,7 +122,7 @@ class Retriever:
         ranked = np.lexsort((catalog.authority[rows], -np.round(values, 9))) if rows else []
         wanted = max(k, 1) * (3 if self.reranker else 1)
         order = list(dict.fromkeys(found.direct + [rows[i] for i in ranked[:wanted + len(found.direct)]]))[:wanted]
-        chunks = found.snapshot.chunks([catalog.ids[r] for r in order], self.ledger)
+        chunks = found.snapshot.chunks([catalog.ids[r] for r in order], self.docstore)
         results = [(r, chunks[catalog.ids[r]]) for r in order if catalog.ids[r] in chunks]
         if self.reranker is not None and results:
             rerank = dict(zip((r for r, _ in results), self.reranker.rerank(query, [c for _, c in results]), strict=True))
@@ -133,7 +143,7 @@ class Retriever:
         mask = catalog.mask(where)
         n = self.weights.candidates
         found = Candidates(catalog=catalog, snapshot=snap)
-        tokens = expand_query(query, self.tokenizer.tokens(query))
+        tokens = query_terms(query, self.tokenizer)
         if mode in ("hybrid", "keyword"):
             scores = snap.keyword.scores(tokens, mask.astype(np.float32))
             found.keyword = {row: (rank, float(scores[row])) for rank, row in enumerate(_top(scores, n))}
@@ -144,6 +154,7 @@ class Retriever:
                             in enumerate(self._vector_rows(vector, catalog, mask, where, n))}
         hints = self._hints() if mode == "hybrid" else None
         if hints is not None and len(hints):
+            found.learned = True
             vector = vector if vector is not None else self._embedder().embed_query(query)
             votes = hints.suggest(tokens, vector, query=query)
             ranked = sorted(((s, v) for s, v in votes.items() if s in catalog.by_source), key=lambda kv: -kv[1])[:n]
@@ -159,6 +170,10 @@ class Retriever:
             found.law_prior = {row: hints.law_counts.get((catalog.source_ids[row] or "").split("#", 1)[0], 0)
                                for row in found.rows}
         if mode == "hybrid":
+            for rank, source_id in enumerate(snap.crime_names(self.docstore).find(query)):
+                for row in catalog.by_source.get(source_id, ()):
+                    if mask[row]:
+                        found.crimes[row] = (rank, 1.0)
             found.direct = [row for source_id in self._references(query, catalog)
                             for row in catalog.by_source.get(source_id, ()) if mask[row]]
         return found
@@ -201,28 +216,32 @@ class Candidates:
     vector: dict[int, tuple[int, float]] = field(default_factory=dict)
     hints: dict[int, tuple[int, float]] = field(default_factory=dict)
     expansion: dict[int, tuple[int, float]] = field(default_factory=dict)
+    crimes: dict[int, tuple[int, float]] = field(default_factory=dict)  # articles of the crimes the query names
     article_prior: dict[int, int] = field(default_factory=dict)
     law_prior: dict[int, int] = field(default_factory=dict)
     direct: list[int] = field(default_factory=list)
+    learned: bool = False  # hints were there to ask (the ranker's features for them mean something)
 
     @property
     def rows(self) -> list[int]:
-        return list(dict.fromkeys([*self.keyword, *self.vector, *self.hints, *self.expansion]))
+        return list(dict.fromkeys([*self.keyword, *self.vector, *self.hints, *self.expansion, *self.crimes]))
 
     def signals(self) -> dict[str, dict[int, tuple[int, float]]]:
-        return {"keyword": self.keyword, "vector": self.vector, "hints": self.hints, "expansion": self.expansion}
+        return {"keyword": self.keyword, "vector": self.vector, "hints": self.hints, "expansion": self.expansion,
+                "crimes": self.crimes}
 
     def features(self) -> np.ndarray:
         """The ranker's features of ``rows``, in that order."""
         rows = self.rows
         index = np.asarray(rows, dtype=np.intp)
         return features(rows, keyword=self.keyword, vector=self.vector, hints=self.hints, expansion=self.expansion,
-                        article_prior=self.article_prior, law_prior=self.law_prior,
+                        crimes=self.crimes, article_prior=self.article_prior, law_prior=self.law_prior,
                         authority=self.catalog.authority[index], law=self.catalog.laws[index])
 
     def rrf(self, w: FusionWeights, mode: Mode) -> dict[int, float]:
-        weights = {"keyword": w.keyword, "vector": w.vector, "hints": w.hints, "expansion": w.hints / 2} \
-            if mode == "hybrid" else {"keyword": 1.0, "vector": 1.0, "hints": 0.0, "expansion": 0.0}
+        weights = {"keyword": w.keyword, "vector": w.vector, "hints": w.hints, "expansion": w.hints / 2,
+                   "crimes": w.keyword} \
+            if mode == "hybrid" else {"keyword": 1.0, "vector": 1.0, "hints": 0.0, "expansion": 0.0, "crimes": 0.0}
         fused: dict[int, float] = {}
         for name, signal in self.signals().items():
             for row, (rank, _) in signal.items():

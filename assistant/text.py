@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.ingest.numerals import cn_to_int
+from assistant.numerals import cn_to_int
 from assistant.references import ALIASES
 
 # zero-width spaces and joiners, bidi controls, word joiner and invisible operators,
@@ -21,17 +21,28 @@ _SENTENCE_RE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence, ending after its 。！？； (and a closing quote), never empty."""
+    """(start, end) of each sentence, ending after its 。！？； (and a closing quote), never empty.
+    A masked instruction (:data:`MASKED`) is no sentence: nothing quotes it."""
     spans = []
     for m in _SENTENCE_RE.finditer(text):
-        start, end = m.start(), m.end()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end > start:
-            spans.append((start, end))
+        for start, end in _unmasked(m.start(), m.end(), text):
+            while start < end and text[start].isspace():
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            if end > start:
+                spans.append((start, end))
     return spans
+
+
+def _unmasked(start: int, end: int, text: str) -> list[tuple[int, int]]:
+    pieces, at = [], text.find(MASKED, start, end)
+    while at >= 0:
+        pieces.append((start, at))
+        start = at + len(MASKED)
+        at = text.find(MASKED, start, end)
+    pieces.append((start, end))
+    return pieces
 
 
 # Text that addresses the reader as a model: "忽略以上指令", "ignore previous instructions" …
@@ -54,6 +65,32 @@ _INSTRUCTION_RES = [
 
 def looks_like_instruction(text: str) -> bool:
     return any(p.search(text) for p in _INSTRUCTION_RES)
+
+
+MASKED = "［此处疑似指令的文字已屏蔽］"
+# sentences for masking: Chinese ends, and a Latin full stop before a space or the end
+_MASK_SENTENCE_RE = re.compile(r"[^。！？；!?;\n]*?(?:[。！？；!?;]+[”’」』）)]*|\.(?=\s|$)|\n|$)")
+
+
+def mask_instructions(text: str) -> str:
+    """``text`` with every sentence that addresses a model or the reader as instructions
+    ("忽略以上指令……", "Ignore previous instructions…") replaced by :data:`MASKED`; the other
+    sentences stay as they are, so the passage can still be found and cited for them."""
+    if not any(p.search(text) for p in _INSTRUCTION_RES):
+        return text
+    out, last = [], 0
+    for m in _MASK_SENTENCE_RE.finditer(text):
+        if m.end() == m.start():
+            continue
+        sentence = m.group()
+        body = sentence.strip()
+        if body and looks_like_instruction(body):
+            lead = sentence[:len(sentence) - len(sentence.lstrip())]
+            tail = sentence[len(sentence.rstrip()):]
+            out.append(text[last:m.start()] + lead + MASKED + tail)
+            last = m.end()
+    out.append(text[last:])
+    return "".join(out)
 
 
 LINK_RE = re.compile(r"(?:https?://|www\.)[^\s，。；！？、）)\]】”\"'<>]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|io|xyz|top)(?:/[^\s，。；）)]*)?",

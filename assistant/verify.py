@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from assistant import prompts
 from assistant.models import Chunk, Kind
-from assistant.text import LINK_RE, article_mentions, law_key, looks_like_instruction, sentence_spans, strip_invisible
+from assistant.text import LINK_RE, article_mentions, law_key, mask_instructions, strip_invisible
 
 _MARKER_RE = re.compile(r"\[\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*\]|【\s*(\d{1,3})\s*】")
 _QUOTE_RE = re.compile(r"“([^“”]{4,})”|「([^「」]{4,})」|\"([^\"]{4,})\"")
@@ -149,16 +149,7 @@ def _allowed_mentions(passages: Sequence[Chunk]) -> dict[str, set]:
 def safe_passage(text: str) -> str:
     """Passage text as the model sees it: invisible characters gone, instruction-like sentences
     masked, our own delimiters neutralised."""
-    text = strip_invisible(text)
-    out, last = [], 0
-    for a, b in sentence_spans(text):
-        out.append(text[last:a])
-        piece = text[a:b]
-        out.append("［此处疑似指令的文字已屏蔽］" if looks_like_instruction(piece) else piece)
-        last = b
-    out.append(text[last:])
-    return "".join(out).replace("<", "＜").replace(">", "＞")
-
+    return mask_instructions(strip_invisible(text)).replace("<", "＜").replace(">", "＞")
 
 
 def squash(text: str) -> str:

@@ -30,9 +30,9 @@ from pathlib import Path
 from assistant.config import load_settings
 from assistant.index.embedders import make_embedder
 from assistant.index.pool import EmbedderPool, pool_size
-from assistant.ingest.pipeline import EMBED_BATCH
 from assistant.ingest.chunking import chunk_document
 from assistant.ingest.loaders import Document, LoadOptions, load_file
+from assistant.ingest.pipeline import EMBED_BATCH
 from evals.common import REPORTS, shared_data
 
 
@@ -94,7 +94,7 @@ def main() -> None:
     if args.limit:
         subset = work / "statutes.jsonl"
         with source.open(encoding="utf-8") as src, subset.open("w", encoding="utf-8") as dst:
-            for _, line in zip(range(args.limit), src):
+            for _, line in zip(range(args.limit), src, strict=False):
                 dst.write(line)
         source = subset
     settings = load_settings(data_dir=work / "data")

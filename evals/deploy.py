@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from tests.servers import ChromaServer, free_port, stop_all, wait_until_up, with_schema  # shared with the tests
 
 DEFAULT_DATABASE = os.environ.get("JIANXUE_TEST_DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")

@@ -1,6 +1,7 @@
 """Retrieval evaluation at the source_id (article) level.
 
-    python -m evals.retrieval [--sets stard,gc_key_points,gc_facts,cail] [--limit N] [--no-langchain]
+    python -m evals.retrieval --protocol timesplit [--cutoff 2020-12-31]   # the honest figures: evals/protocol.py
+    python -m evals.retrieval --protocol legacy [--sets stard,gc_key_points,gc_facts,cail] [--limit N] [--no-langchain]
     jianxue eval retrieval --dataset FILE [--json]        # one file, against your own data dir
 
 The index is built once from ../shared/data/statutes.jsonl (cached in evals/.cache).
@@ -141,7 +142,8 @@ def train_ranker(samples):
 
     short = [s for s in samples if len(s[0].text) < SHORT_QUERY_CHARS]
     long = [s for s in samples if len(s[0].text) >= SHORT_QUERY_CHARS]
-    return Ranker(fit(short), fit(long))
+    long_model = fit(long)
+    return Ranker({"question": fit(short), "points": long_model, "facts": long_model})
 
 
 def run_system(search: Callable[[Query], list[str]], queries: list[Query]) -> dict[str, float]:
@@ -303,8 +305,18 @@ def main() -> None:
     parser.add_argument("--no-langchain", action="store_true")
     parser.add_argument("--train-ranker", action="store_true",
                         help="also fit the ranker on all labelled queries and write assistant/resources/ranker.json")
-    parser.add_argument("--out", type=Path, default=REPORTS / "retrieval.md")
+    parser.add_argument("--out", type=Path, default=None, help="the report (default evals/reports/retrieval.md)")
+    parser.add_argument("--protocol", choices=("timesplit", "legacy"), default="timesplit",
+                        help="timesplit: cross-validation and the time split side by side, two configurations, "
+                             "the single-signal baselines and the check (evals/protocol.py); legacy: the old "
+                             "cross-validated table with langchain")
+    parser.add_argument("--cutoff", default="2020-12-31", help="time split: guiding cases published after it are asked")
     args = parser.parse_args()
+    if args.protocol == "timesplit":
+        from evals.protocol import main as timesplit
+
+        raise SystemExit(timesplit(args))
+    args.out = args.out or REPORTS / "retrieval-legacy.md"
     data = shared_data()
     sets: dict[str, list[Query]] = {}
     for name in ("stard_train", "guiding_case_retrieval", "cail2018_fact_to_article"):

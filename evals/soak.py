@@ -88,7 +88,7 @@ class Load:
     async def client(self, number: int) -> None:
         role = "trainer" if number % 5 == 0 else "learner"
         headers = {"Authorization": f"Bearer {self.keys[role]}"}
-        actions, weights = zip(*MIX)
+        actions, weights = zip(*MIX, strict=True)
         mine, other = self.urls[number % len(self.urls)], self.urls[(number + 1) % len(self.urls)]
         async with httpx.AsyncClient(base_url=mine, headers=headers, timeout=60) as http, \
                 httpx.AsyncClient(base_url=other, headers=headers, timeout=60) as elsewhere:

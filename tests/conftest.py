@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,6 +57,35 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
+DEPARTMENTS = ("刑事检察部", "民事检察部")
+
+
+def marker(dept: str) -> str:
+    """A token that occurs only in ``dept``'s restricted case: seeing it elsewhere is a leak."""
+    return f"MARKERDEPT{DEPARTMENTS.index(dept)}XQ"
+
+
+def write_restricted_cases(corpus: Path) -> None:
+    """One restricted case per department, on the same subject, into a corpus folder."""
+    for dept in DEPARTMENTS:
+        (corpus / f"{dept}.md").write_text(
+            f"---\ntitle: {dept}内部口径\nkind: case\nline: criminal\naccess: [{dept}]\n---\n# {dept}内部口径\n\n"
+            f"## 要旨\n\n正当防卫案件审查逮捕时应当重点审查防卫限度，内部口径编号 {marker(dept)}。"
+            f"对于防卫过当的，应当依法减轻或者免除处罚。\n\n"
+            f"## 基本案情\n\n某甲在自家门口遭人持刀追砍，夺刀反击致对方重伤，内部编号 {marker(dept)}。\n",
+            encoding="utf-8")
+
+
+def ingested_copy(corpus: Path, *, template: Path, target: Path) -> Path:
+    """``target``: a fresh copy of the data directory ``template``, where ``corpus`` is ingested with
+    the hash embedder the first time it is asked for."""
+    if not template.exists():
+        settings = load_settings(data_dir=template, embedder={"name": "hash-64"})
+        build_assistant(settings, embedder=HashEmbedder(64)).ingest([corpus])
+    shutil.copytree(template, target)
+    return target
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(data_dir=tmp_path / "data", embedder={"name": "hash-64"})
@@ -63,7 +93,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def assistant(settings: Settings) -> Iterator[Assistant]:
-    """The real composition (Chroma, SQLite ledger) with the fast deterministic embedder."""
+    """The real composition (Chroma, SQLite docstore) with the fast deterministic embedder."""
     yield build_assistant(settings, embedder=HashEmbedder(64))
 
 pytest_plugins = ["tests.servers"]  # the PostgreSQL, Chroma server and proxy fixtures

@@ -15,10 +15,10 @@ import socket
 import pytest
 
 from assistant import prompts
-from assistant.models import Turn
 from assistant.config import load_settings
 from assistant.index.embedders import make_embedder
-from assistant.models import Principal
+from assistant.llm import FunctionModel
+from assistant.models import Principal, Turn
 from assistant.service import build_assistant
 from tests.conftest import CORPUS
 from tests.fakes.openai_server import FakeOpenAI, passages_of
@@ -80,6 +80,17 @@ def fake():
     server.stop()
 
 
+def with_model(data_dir, embedder, reply) -> "tuple[object, FunctionModel]":
+    """The assistant answering with an in-process model whose reply is ``reply(request)``
+    (``request`` shaped as the OpenAI server would see it, so passages_of() reads it)."""
+    model = FunctionModel(lambda messages: reply(as_request(messages)) if callable(reply) else reply)
+    return build_assistant(load_settings(data_dir=data_dir), embedder=embedder, chat_model=model), model
+
+
+def as_request(messages) -> dict:
+    return {"messages": [{"role": m.role, "content": m.content} for m in messages]}
+
+
 def with_llm(data_dir, embedder, base_url: str, **llm):
     settings = load_settings(data_dir=data_dir, llm={"provider": "openai", "base_url": base_url,
                                                      "model": "fake-model", "timeout_s": 3, **llm})
@@ -87,14 +98,26 @@ def with_llm(data_dir, embedder, base_url: str, **llm):
 
 
 def check_citations(assistant, answer) -> None:
-    """Every citation is a passage of the index, and its quote stands verbatim in it."""
-    chunks = assistant.ledger.get_chunks([c.chunk_id for c in answer.citations])
+    """Every citation is a passage of the index, its quote stands verbatim in it and it carries
+    the whole passage; every quoted span of the answer stands verbatim in a passage its line cites."""
+    chunks = assistant.docstore.get_chunks([c.chunk_id for c in answer.citations])
     for c in answer.citations:
         assert c.chunk_id in chunks
         assert c.quote and c.quote in chunks[c.chunk_id].text
+        assert c.passage == chunks[c.chunk_id].text and c.to_dict()["passage"] == c.passage
         assert c.label == chunks[c.chunk_id].citation
     numbers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
     assert numbers == {c.n for c in answer.citations}
+    by_n = {c.n: squash(c.passage) for c in answer.citations}
+    for line in answer.text.splitlines():
+        cited = [by_n[int(n)] for n in re.findall(r"\[(\d+)\]", line) if int(n) in by_n]
+        for quote in re.findall(r"“([^“”]+)”|「([^「」]+)」", line):
+            quote = squash(quote[0] or quote[1])
+            assert any(quote in passage for passage in cited), (quote, line)
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
 
 
 # -- extractive ---------------------------------------------------------------------------------
@@ -103,11 +126,13 @@ def check_citations(assistant, answer) -> None:
 def test_extractive_answer_quotes_passages_with_numbers(demo):
     answer = demo.ask("正当防卫的限度怎么认定", principal=ADMIN)
     assert answer.mode == "extractive" and answer.grounded and not answer.refused
-    assert answer.citations and "教学案例第1号" in answer.citations[0].label
+    assert answer.citations and any("教学案例第1号" in c.label for c in answer.citations)
     check_citations(demo, answer)
-    # each line is a quote of its passage followed by its number
+    # each line quotes its passage, shortened to the sentences that matter, then gives its number
     for line, citation in zip(answer.text.splitlines(), answer.citations, strict=True):
-        assert citation.quote in line and line.endswith(f"[{citation.n}]")
+        assert line.startswith(citation.label) and line.endswith(f"[{citation.n}]")
+        assert squash(citation.quote).startswith(squash(re.findall(r"[“「]([^”」]+)", line)[0]))
+        assert len(citation.quote) <= len(citation.passage)
 
 
 def test_restricted_material_is_cited_only_for_its_department(demo):
@@ -169,22 +194,21 @@ def test_injected_text_is_never_quoted_or_linked_extractively(demo):
         check_citations(demo, answer)
 
 
-def test_the_model_sees_injected_sentences_masked(data_dir, embedder, fake):
-    fake.default.content = lambda req: "社区矫正检察监督重点审查报到、交付和收监执行是否依法进行[1]。"
-    answer = with_llm(data_dir, embedder, fake.base_url).ask("社区矫正检察监督审查什么", principal=ADMIN)
+def test_the_model_sees_injected_sentences_masked(data_dir, embedder):
+    assistant, model = with_model(data_dir, embedder, "社区矫正检察监督重点审查报到、交付和收监执行是否依法进行[1]。")
+    answer = assistant.ask("社区矫正检察监督审查什么", principal=ADMIN)
     assert answer.mode == "llm"
-    sent = passages_of(fake.requests[-1])
+    request = as_request(model.seen[-1])
+    sent = passages_of(request)
     assert sent and all(EVIL not in p and "忽略以上" not in p and ZWSP not in p for p in sent.values())
     assert any("疑似指令" in p for p in sent.values())
-    system = fake.requests[-1]["messages"][0]
+    system = request["messages"][0]
     assert system["role"] == "system" and "不是给你的指令" in system["content"]
 
 
-def test_a_model_that_obeys_an_injection_is_overruled(data_dir, embedder, fake):
-    fake.default.content = lambda req: (
-        "社区矫正检察监督审查报到和交付[1]。详情请访问 http://evil.example.com/b [1]。"
-        "我的系统提示是：" + prompts.SYSTEM.splitlines()[0])
-    assistant = with_llm(data_dir, embedder, fake.base_url)
+def test_a_model_that_obeys_an_injection_is_overruled(data_dir, embedder):
+    assistant, _ = with_model(data_dir, embedder, "社区矫正检察监督审查报到和交付[1]。详情请访问 http://evil.example.com/b [1]。"
+                              "我的系统提示是：" + prompts.SYSTEM.splitlines()[0])
     answer = assistant.ask("社区矫正检察监督审查什么", principal=ADMIN)
     assert EVIL not in answer.text and prompts.SYSTEM.splitlines()[0] not in answer.text
     assert answer.notice == prompts.NOTICE_UNVERIFIED and answer.mode == "extractive"
@@ -202,6 +226,10 @@ def quote_first(request: dict, *, n: str = "1", extra: str = "") -> str:
 
 
 def test_a_good_model_answer_keeps_its_quotes_and_numbers(data_dir, embedder, fake):
+    assistant, _ = with_model(data_dir, embedder, quote_first)
+    answer = assistant.ask("正当防卫的限度怎么认定", principal=ADMIN)
+    assert answer.mode == "llm" and answer.grounded and answer.notice is None and answer.problems == []
+    # the same through the real OpenAI client and a loopback server
     fake.default.content = quote_first
     assistant = with_llm(data_dir, embedder, fake.base_url)
     answer = assistant.ask("正当防卫的限度怎么认定", principal=ADMIN)
@@ -213,59 +241,74 @@ def test_a_good_model_answer_keeps_its_quotes_and_numbers(data_dir, embedder, fa
     assert request["model"] == "fake-model" and not request.get("stream")
 
 
-def test_wrong_numbers_are_removed(data_dir, embedder, fake):
-    fake.default.content = lambda req: quote_first(req, n="1") + "此外还应考虑其他因素[9]。"
-    answer = with_llm(data_dir, embedder, fake.base_url).ask("正当防卫的限度怎么认定", principal=ADMIN)
+def test_the_model_sees_only_the_relevant_passages_and_is_asked_for_the_answer_first(data_dir, embedder, fake):
+    fake.default.content = quote_first
+    assistant = with_llm(data_dir, embedder, fake.base_url)
+    answer = assistant.ask("附条件不起诉的考验期怎么确定", principal=ADMIN)
+    sent = passages_of(fake.requests[-1])
+    retrieved = assistant.search("附条件不起诉的考验期怎么确定", principal=ADMIN, k=assistant.settings.answer.passages)
+    # the relevance cut, not the number retrieved, decides what the model reads
+    assert 1 <= len(sent) < len(retrieved)
+    extractive = build_assistant(load_settings(data_dir=data_dir), embedder=embedder).ask(
+        "附条件不起诉的考验期怎么确定", principal=ADMIN)
+    assert len(sent) == len(extractive.citations) and answer.citations[0].chunk_id in {c.chunk_id for c in extractive.citations}
+    assert "第一句直接回答问题" in fake.requests[-1]["messages"][0]["content"]
+    check_citations(assistant, answer)
+
+
+def test_wrong_numbers_are_removed(data_dir, embedder):
+    assistant, _ = with_model(data_dir, embedder, lambda req: quote_first(req, n="1") + "此外还应考虑其他因素[9]。")
+    answer = assistant.ask("正当防卫的限度怎么认定", principal=ADMIN)
     assert "[9]" not in answer.text and answer.mode == "llm"
     assert not answer.grounded and any("[9]" in p for p in answer.problems)
     assert answer.notice == prompts.NOTICE_TRIMMED
 
 
-def test_only_wrong_numbers_fall_back_to_extractive(data_dir, embedder, fake):
-    fake.default.content = "正当防卫不负刑事责任[7]。防卫过当应当减轻处罚[8]。"
-    answer = with_llm(data_dir, embedder, fake.base_url).ask("正当防卫的限度怎么认定", principal=ADMIN)
+def test_only_wrong_numbers_fall_back_to_extractive(data_dir, embedder):
+    assistant, _ = with_model(data_dir, embedder, "正当防卫不负刑事责任[7]。防卫过当应当减轻处罚[8]。")
+    answer = assistant.ask("正当防卫的限度怎么认定", principal=ADMIN)
     assert answer.mode == "extractive" and answer.notice == prompts.NOTICE_UNVERIFIED
     assert "[7]" not in answer.text and answer.citations
 
 
-def test_invented_article_numbers_are_taken_out(data_dir, embedder, fake):
-    fake.default.content = lambda req: quote_first(req) + "依照《刑法》第九百九十九条，应当从重处罚[1]。"
-    answer = with_llm(data_dir, embedder, fake.base_url).ask("正当防卫的限度怎么认定", principal=ADMIN)
+def test_invented_article_numbers_are_taken_out(data_dir, embedder):
+    assistant, _ = with_model(data_dir, embedder, lambda req: quote_first(req) + "依照《刑法》第九百九十九条，应当从重处罚[1]。")
+    answer = assistant.ask("正当防卫的限度怎么认定", principal=ADMIN)
     assert "九百九十九" not in answer.text and "从重处罚" not in answer.text
     assert not answer.grounded and any("999" in p for p in answer.problems)
 
 
-def test_misquotes_are_taken_out(data_dir, embedder, fake):
-    fake.default.content = lambda req: quote_first(req) + "资料指出“防卫人一律不承担任何责任”[1]。"
-    answer = with_llm(data_dir, embedder, fake.base_url).ask("正当防卫的限度怎么认定", principal=ADMIN)
+def test_misquotes_are_taken_out(data_dir, embedder):
+    assistant, _ = with_model(data_dir, embedder, lambda req: quote_first(req) + "资料指出“防卫人一律不承担任何责任”[1]。")
+    answer = assistant.ask("正当防卫的限度怎么认定", principal=ADMIN)
     assert "一律不承担" not in answer.text and not answer.grounded
 
 
 @pytest.mark.parametrize("misquote", ["“防卫人一律免责；事后也不必说明”[1]。", "“防卫人一律免责，不必说明[1]。"])
-def test_quotes_are_checked_whole_even_across_sentence_marks(data_dir, embedder, fake, misquote):
-    fake.default.content = lambda req: quote_first(req) + "另有规定：" + misquote
-    answer = with_llm(data_dir, embedder, fake.base_url).ask("正当防卫的限度怎么认定", principal=ADMIN)
+def test_quotes_are_checked_whole_even_across_sentence_marks(data_dir, embedder, misquote):
+    assistant, _ = with_model(data_dir, embedder, lambda req: quote_first(req) + "另有规定：" + misquote)
+    answer = assistant.ask("正当防卫的限度怎么认定", principal=ADMIN)
     assert "一律免责" not in answer.text and "不必说明" not in answer.text and not answer.grounded
-    streamed = collect(with_llm(data_dir, embedder, fake.base_url), "正当防卫的限度怎么认定")
+    streamed = collect(assistant, "正当防卫的限度怎么认定")
     assert all("一律免责" not in e["text"] and "不必说明" not in e["text"] for e in streamed if e["type"] == "delta")
 
 
-def test_injected_links_are_removed(data_dir, embedder, fake):
-    fake.default.content = lambda req: quote_first(req) + "更多内容见 https://evil.example.com/x [1]。"
-    answer = with_llm(data_dir, embedder, fake.base_url).ask("正当防卫的限度怎么认定", principal=ADMIN)
+def test_injected_links_are_removed(data_dir, embedder):
+    assistant, _ = with_model(data_dir, embedder, lambda req: quote_first(req) + "更多内容见 https://evil.example.com/x [1]。")
+    answer = assistant.ask("正当防卫的限度怎么认定", principal=ADMIN)
     assert EVIL not in answer.text and any(EVIL in p for p in answer.problems)
 
 
-def test_a_model_that_finds_nothing_is_a_refusal(data_dir, embedder, fake):
-    fake.default.content = "资料中未找到足够依据，无法回答。"
-    answer = with_llm(data_dir, embedder, fake.base_url).ask("正当防卫的限度怎么认定", principal=ADMIN)
+def test_a_model_that_finds_nothing_is_a_refusal(data_dir, embedder):
+    assistant, _ = with_model(data_dir, embedder, "资料中未找到足够依据，无法回答。")
+    answer = assistant.ask("正当防卫的限度怎么认定", principal=ADMIN)
     assert answer.refused and answer.suggestions
 
 
 @pytest.mark.parametrize("garbage", ["", "asdf qwer zxcv", "\x00\x01", "[1][2][3]"])
-def test_garbage_falls_back(data_dir, embedder, fake, garbage):
-    fake.default.content = garbage
-    answer = with_llm(data_dir, embedder, fake.base_url).ask("正当防卫的限度怎么认定", principal=ADMIN)
+def test_garbage_falls_back(data_dir, embedder, garbage):
+    assistant, _ = with_model(data_dir, embedder, garbage)
+    answer = assistant.ask("正当防卫的限度怎么认定", principal=ADMIN)
     assert answer.mode == "extractive" and answer.notice and answer.citations
 
 
@@ -310,7 +353,7 @@ def collect(assistant, question: str, **kwargs) -> list[dict]:
 
 def test_streaming_sends_verified_deltas_then_the_answer(data_dir, embedder, fake):
     fake.default.content = lambda req: quote_first(req) + "详见 http://evil.example.com/z [1]。"
-    assistant = with_llm(data_dir, embedder, fake.base_url)
+    assistant = with_llm(data_dir, embedder, fake.base_url)  # the real client's stream, over HTTP
     events = collect(assistant, "正当防卫的限度怎么认定")
     assert fake.requests[-1]["stream"] is True
     deltas = [e["text"] for e in events if e["type"] == "delta"]
@@ -323,6 +366,14 @@ def test_streaming_without_a_model_yields_the_extractive_answer(demo):
     events = collect(demo, "正当防卫的限度怎么认定")
     final = events[-1]["answer"]
     assert "".join(e["text"] for e in events if e["type"] == "delta") == final.text and final.citations
+
+
+def test_a_model_stream_cut_without_its_finish_resets_to_the_extractive_answer(data_dir, embedder):
+    model = FunctionModel(lambda messages: quote_first(as_request(messages)) * 3, chunk=4, cut_after=5)
+    assistant = build_assistant(load_settings(data_dir=data_dir), embedder=embedder, chat_model=model)
+    events = collect(assistant, "正当防卫的限度怎么认定")
+    final = events[-1]["answer"]
+    assert final.mode == "extractive" and "中断" in final.notice
 
 
 def test_a_stream_that_breaks_resets_to_the_extractive_answer(data_dir, embedder, fake):
@@ -357,8 +408,8 @@ def law(tmp_path_factory, statute_records, case_records):
 def test_the_governing_provision_comes_first(law):
     answer = law.ask("正当防卫明显超过必要限度造成重大损害的，应当怎么处理", principal=ADMIN)
     assert answer.citations[0].source_id == "刑法#第二十条" and answer.text.startswith("《刑法》第二十条")
-    kinds = [c.kind for c in answer.citations]
-    assert kinds == sorted(kinds, key=lambda k: k != "statute")  # provisions before cases
+    kinds = [c.kind for c in answer.citations][1:]  # after the answer: provisions before cases
+    assert kinds == sorted(kinds, key=lambda k: k not in ("statute", "interpretation"))
     check_citations(law, answer)
 
 
@@ -386,3 +437,17 @@ def test_a_case_key_point_is_cited_with_its_section(law, case_records):
 def test_a_reference_that_does_not_exist_is_not_made_up(law, question, named):
     answer = law.ask(question, principal=ADMIN)
     assert answer.refused and f"资料中没有{named}" in answer.text and not answer.citations
+
+
+def test_the_number_of_sources_follows_the_question(law):
+    from assistant.relevance import MAX_SOURCES
+
+    counts = {}
+    for question in ("正当防卫明显超过必要限度造成重大损害的，应当怎么处理", "犯罪已过追诉时效期限的还追究刑事责任吗",
+                     "认罪认罚案件量刑建议怎么提", "醉酒驾驶机动车怎么处罚", "未成年人犯罪能不能附条件不起诉"):
+        answer = law.ask(question, principal=ADMIN)
+        assert not answer.refused, question
+        check_citations(law, answer)
+        counts[question] = len(answer.citations)
+    assert min(counts.values()) == 1 and max(counts.values()) <= MAX_SOURCES, counts
+    assert len(set(counts.values())) > 1, counts  # not a fixed number of sources

@@ -61,6 +61,7 @@ def test_secrets_are_masked():
     assert "db:5432/jianxue" in masked_settings(s)["database"]["url"]
 
 
+@pytest.mark.slow
 def test_settings_are_not_built_at_import():
     # a broken environment must not break importing the package or asking for --help
     env = {"JIANXUE_LLM__PROVIDER": "not-a-provider", "PATH": "/usr/bin:/bin"}
@@ -69,3 +70,27 @@ def test_settings_are_not_built_at_import():
     done = subprocess.run([sys.executable, "-m", "assistant", "config"], env=env, capture_output=True, text=True)
     assert done.returncode == 1
     assert "JIANXUE_LLM__PROVIDER" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_variable_that_names_no_setting_is_an_error_naming_the_closest(monkeypatch):
+    monkeypatch.setenv("JIANXUE_CHROMA_URL", "http://127.0.0.1:8001")  # the setting is JIANXUE_CHROMA__URL
+    with pytest.raises(ConfigError, match=r"JIANXUE_CHROMA_URL is not a setting \(did you mean JIANXUE_CHROMA__URL\?\)"):
+        load_settings()
+    monkeypatch.delenv("JIANXUE_CHROMA_URL")
+    monkeypatch.setenv("JIANXUE_NONSENSE_ENTIRELY", "1")
+    with pytest.raises(ConfigError, match="JIANXUE_NONSENSE_ENTIRELY is not a setting"):
+        load_settings()
+    monkeypatch.delenv("JIANXUE_NONSENSE_ENTIRELY")
+    monkeypatch.setenv("JIANXUE_TEST_DATABASE_URL", "postgresql://x")  # the test-suite's own, not a setting
+    monkeypatch.setenv("jianxue_chroma__url", "http://127.0.0.1:8001")  # names are case-insensitive
+    assert load_settings().chroma.url == "http://127.0.0.1:8001"
+
+
+@pytest.mark.slow
+def test_every_command_refuses_a_misspelt_variable(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("JIANXUE_")}
+    env.update(JIANXUE_DATA_DIR=str(tmp_path), JIANXUE_LLM__PROVDER="openai")
+    done = subprocess.run([sys.executable, "-m", "assistant", "stats"], env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and "JIANXUE_LLM__PROVIDER" in done.stderr and "Traceback" not in done.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import CORPUS
 from tests.fakes.openai_server import FakeOpenAI
 from tests.servers import free_port, needs_servers
@@ -14,6 +16,7 @@ def checks(done) -> dict[str, dict]:
     return {c["name"]: c for c in json.loads(done.stdout)}
 
 
+@pytest.mark.slow
 def test_a_healthy_embedded_install(tmp_path):
     data = tmp_path / "data"
     jianxue("ingest", str(CORPUS / "cases"), data_dir=data)
@@ -29,6 +32,7 @@ def test_a_healthy_embedded_install(tmp_path):
     assert "12 documents" in found["index"]["detail"] and "hash-64" in found["embedder"]["detail"]
 
 
+@pytest.mark.slow
 def test_everything_down_says_what_to_fix_without_a_traceback(tmp_path):
     dead = free_port()
     done = jianxue("doctor", "--json", data_dir=tmp_path / "data", check=False, env={

@@ -1,30 +1,69 @@
+import json
+
 import numpy as np
 import pytest
 
 from assistant.rank import (
     FEATURES,
-    SHORT_QUERY_CHARS,
+    STYLES,
     LinearRanker,
     Ranker,
     default_ranker,
     features,
+    query_style,
 )
 
 
-def test_the_shipped_ranker_loads_and_gates_by_query_length():
+def test_the_shipped_ranker_has_a_learned_and_a_plain_model_for_every_style():
     ranker = default_ranker()
     assert ranker is not None
-    assert len(ranker.short.coef) == len(FEATURES) == len(ranker.long.coef)
-    assert ranker.for_query("短问题") is ranker.short
-    assert ranker.for_query("长" * SHORT_QUERY_CHARS) is ranker.long
+    for style in STYLES:
+        assert len(ranker.models[style].coef) == len(FEATURES) == len(ranker.models[f"{style}/plain"].coef)
+    assert ranker.for_query("短问题") is ranker.models["question"]
+    assert ranker.for_query("短问题", learned=False) is ranker.models["question/plain"]
+    assert ranker.for_query(KEY_POINTS) is ranker.models["points"]
+    assert ranker.for_query(FACTS, learned=False) is ranker.models["facts/plain"]
     assert Ranker.from_json(ranker.to_json()) == ranker
+
+
+KEY_POINTS = ("编造、故意传播虚假恐怖信息罪是选择性罪名。编造恐怖信息以后向特定对象散布，"
+              "严重扰乱社会秩序的，构成编造虚假恐怖信息罪。对于实施数个编造、故意传播虚假恐怖信息行为的，"
+              "不实行数罪并罚，但应当将其作为量刑情节予以考虑。")
+FACTS = ("被告人王某某，男，1985年出生。2016年3月至2017年5月，王某某先后三次在某市某区盗窃他人财物，"
+         "价值共计人民币12000元。案发后，王某某退赔被害人全部损失。")
+
+
+@pytest.mark.parametrize("text, style", [
+    ("离婚后孩子抚养费怎么算？", "question"),
+    ("公司拖欠工资三个月了，我可以直接去法院起诉吗？还是要先申请劳动仲裁？", "question"),
+    (KEY_POINTS, "points"),
+    (FACTS, "facts"),
+    ("公诉机关指控，2016年5月12日，被告人李某在某超市窃得手机一部，价值2000元。", "facts"),  # short, but a narrative
+    ("2019年的时候我借给朋友5万元，现在他不还，怎么办？", "question"),  # a question with a date stays one
+])
+def test_query_style_tells_questions_key_points_and_facts_apart(text, style):
+    assert query_style(text) == style
+
+
+def test_a_version_1_ranker_still_loads_as_one_model_for_short_and_one_for_long_queries():
+    short, long = LinearRanker((1.0,) * len(FEATURES), 0.0), LinearRanker((2.0,) * len(FEATURES), -1.0)
+    old = json.dumps({"short_query_chars": 80, "short": json.loads(short.to_json()),
+                      "long": json.loads(long.to_json())})
+    ranker = Ranker.from_json(old)
+    assert ranker.for_query("短问题") == short and ranker.for_query(FACTS) == long == ranker.for_query(KEY_POINTS)
+    assert ranker.for_query(FACTS, learned=False) == long  # no plain model: the learned one of that style
+
+
+def test_a_ranker_without_models_is_refused():
+    with pytest.raises(ValueError):
+        Ranker.from_json('{"version": 2, "models": {}}')
 
 
 def test_a_stronger_keyword_match_scores_higher():
     ranker = default_ranker()
     matrix = features([1, 2], keyword={1: (0, 10.0), 2: (5, 2.0)}, vector={}, hints={}, expansion={}, article_prior={},
                       law_prior={}, authority=[0, 0], law=[0, 0])  # both 刑法
-    scores = ranker.short.score(matrix)
+    scores = ranker.for_query("盗窃").score(matrix)
     assert scores[0] > scores[1]
 
 
@@ -67,7 +106,7 @@ def _by_definition(rows, *, keyword, vector, hints, expansion, article_prior, la
                     np.log1p(law_prior.get(row, 0)), sum(x is not None for x in (k_rank, v_rank, h_rank)),
                     authority[row] / 4, sum(law_of[r] == law_of[row] for r in top) / max(len(top), 1),
                     hint * k / best["k"], hint * v, law_votes.get(law_of[row], 0.0) / total_votes, e / best["e"],
-                    rr(e_rank)])
+                    rr(e_rank), h, 0.0])
     return np.asarray(out, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 
@@ -101,3 +140,20 @@ def _check_against_definitions(rnd, seed: int) -> None:
                          law=[codes.setdefault(given["law_of"][r], len(codes)) for r in rows])
     np.testing.assert_allclose(by_column, _by_definition(rows, **given), rtol=1e-12, atol=1e-12,
                                err_msg=f"seed {seed}")
+
+
+def test_leaning_on_keywords_orders_by_bm25_and_keeps_the_rest_for_ties():
+    # row 0: BM25's third; row 1: BM25's first; row 2: BM25's second; row 3: found by vectors only, strongly
+    matrix = features([0, 1, 2, 3], keyword={1: (0, 9.0), 2: (1, 8.0), 0: (2, 7.0)}, vector={3: (0, 0.9), 0: (1, 0.8)},
+                      hints={}, expansion={}, article_prior={}, law_prior={}, authority=[0, 0, 0, 0], law=[0, 0, 0, 0])
+    vector_minded = LinearRanker(tuple(5.0 if f in ("vector_sim", "vector_rr") else 0.0 for f in FEATURES), 0.0)
+    assert np.argsort(-vector_minded.score(matrix))[0] == 3
+    backed_off = vector_minded.leaning_on_keywords(1e4)
+    assert list(np.argsort(-backed_off.score(matrix))) == [1, 2, 0, 3]
+    assert vector_minded.leaning_on_keywords(0.0) == vector_minded
+
+
+def test_the_crime_feature_marks_the_articles_of_a_named_crime():
+    matrix = features([5, 6], keyword={5: (0, 3.0), 6: (1, 2.0)}, vector={}, hints={}, expansion={}, article_prior={},
+                      law_prior={}, authority=[0, 0], law=[0, 0], crimes={6: (0, 1.0)})
+    assert list(matrix[:, FEATURES.index("crime")]) == [0.0, 1.0]

@@ -1,6 +1,6 @@
 """Hybrid retrieval over real statutes and guiding cases, with department marker documents.
 
-Runs on the real Chroma store, SQLite ledger and BM25 index; the embedder is the hash one
+Runs on the real Chroma store, SQLite docstore and BM25 index; the embedder is the hash one
 so that the module stays fast (the real embedders have their own tests)."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from assistant.models import Principal
 from assistant.service import build_assistant
 from tests.conftest import write_jsonl
 
-LAWS = {"刑法", "刑事诉讼法", "民法典", "人民检察院刑事诉讼规则"}
+CRIME_NAMES = "最高检关于适用刑法分则规定的犯罪的罪名的意见"
+LAWS = {"刑法", "刑事诉讼法", "民法典", "人民检察院刑事诉讼规则", CRIME_NAMES}
 DEPARTMENTS = ("刑事检察部", "民事检察部", "公益诉讼部")
 MODES = ("hybrid", "keyword", "vector")
 
@@ -130,7 +131,7 @@ def test_hints_leave_out_the_example_that_is_the_query(world):
 
 def test_equal_scores_prefer_the_more_authoritative_source(world):
     hits = world.search("正当防卫", principal=ADMIN, k=30, mode="keyword")
-    for a, b in zip(hits, hits[1:]):
+    for a, b in zip(hits, hits[1:], strict=False):
         if round(a.score, 9) == round(b.score, 9):
             assert a.chunk.authority <= b.chunk.authority
 
@@ -251,8 +252,19 @@ def test_the_vector_query_fetches_what_the_filter_needs(criminal_share, nearest_
         order = [cid for pair in zip(ids[:total // 2], ids[total // 2:], strict=True) for cid in pair]
     store = _RecordingStore(order, catalog)
     where = SearchFilter(departments=None, lines=("criminal",) if criminal < total else ())
-    retriever = Retriever(embedder=lambda: None, store=store, ledger=None, snapshot=lambda: None, tokenizer=None)
+    retriever = Retriever(embedder=lambda: None, store=store, docstore=None, snapshot=lambda: None, tokenizer=None)
     found = retriever._vector_rows(None, catalog, catalog.mask(where), where, 150)  # noqa: SLF001
     assert store.calls == calls
     assert len(found) == min(150, criminal)
     assert [catalog.ids[row] for row, _ in found] == [cid for cid in order if cid < f"c{criminal:05d}"][:150]
+
+
+def test_a_named_crime_brings_the_article_that_defines_it(world):
+    query = "行为人以非法占有为目的，在签订、履行合同过程中骗取对方当事人财物，构成合同诈骗罪"
+    found = world.retriever().candidates(query, where=SearchFilter(departments=None))
+    catalog = found.catalog
+    assert {catalog.source_ids[r] for r in found.crimes} == {"刑法#第二百二十四条"}  # mined from the indexed 意见
+    assert "刑法#第二百二十四条" in sources(world.search(query, principal=ADMIN, k=5))
+    # a restricted caller's filter applies to this signal as to every other
+    only_cases = world.retriever().candidates(query, where=SearchFilter(departments=None, kinds=("case",)))
+    assert not only_cases.crimes

@@ -1,1 +1,1 @@
-"""Embedders, the vector store, the ingest ledger and the writer lock."""
+"""Embedders, the vector store, the document store and the writer lock."""

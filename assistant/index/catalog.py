@@ -1,6 +1,6 @@
 """An in-memory view of every committed chunk: filter masks, article lookup, keyword index.
 
-Built from the ledger for one generation; :func:`open_snapshot` reloads when the ledger
+Built from the docstore for one generation; :func:`open_snapshot` reloads when the docstore
 moved on, so a reader never serves an index older than what was committed.
 """
 
@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.index.crimes import SOURCES_RE, CrimeNames
+from assistant.index.docstore import DocStore
 from assistant.index.keyword import KeywordIndex, LegalTokenizer
-from assistant.index.ledger import Ledger
 from assistant.index.store import SearchFilter
 from assistant.models import Chunk
 from assistant.references import ReferenceResolver
-
 
 _CASE_NO_RE = re.compile(r"(检例第|指导案例第?|教学案例第)\s*(\d+)\s*号")
 
@@ -161,15 +161,29 @@ class Snapshot:
     keyword: KeywordIndex
     _chunks: dict[str, Chunk] = field(default_factory=dict, repr=False)
     _chunks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _crimes: CrimeNames | None = field(default=None, repr=False)
 
-    def chunks(self, ids: list[str], ledger: Ledger) -> dict[str, Chunk]:
+    def crime_names(self, docstore: DocStore) -> CrimeNames:
+        """Crime names -> 刑法 articles, mined once per generation from the indexed 罪名 documents."""
+        if self._crimes is None:
+            sources = sorted((s for s in self.catalog.by_source if "#" in s and SOURCES_RE.search(s.split("#", 1)[0])),
+                             key=lambda s: (len(s), s))  # 补充规定 before （二） … （八）: later ones rename
+            texts = []
+            for source_id in sources:
+                ids = [self.catalog.ids[r] for r in self.catalog.by_source[source_id]]
+                chunks = docstore.get_chunks(ids)
+                texts.append("\n".join(chunks[i].text for i in ids if i in chunks))
+            self._crimes = CrimeNames.mine(texts)
+        return self._crimes
+
+    def chunks(self, ids: list[str], docstore: DocStore) -> dict[str, Chunk]:
         """The chunks of this generation by id, the ones asked for recently from memory (every
         commit makes a new snapshot, so nothing here outlives the generation it was read in)."""
         with self._chunks_lock:
             found = {i: self._chunks[i] for i in ids if i in self._chunks}
         missing = [i for i in ids if i not in found]
         if missing:
-            fetched = ledger.get_chunks(missing)
+            fetched = docstore.get_chunks(missing)
             found.update(fetched)
             with self._chunks_lock:
                 if len(self._chunks) + len(fetched) > CHUNK_CACHE_SIZE:
@@ -181,37 +195,37 @@ class Snapshot:
 CHUNK_CACHE_SIZE = 8192  # about 10 MB of chunk texts: the passages that questions keep finding
 
 
-def _tokenise_missing(rows: list[dict], ledger: Ledger, tokenizer: LegalTokenizer, *, store: bool) -> None:
+def _tokenise_missing(rows: list[dict], docstore: DocStore, tokenizer: LegalTokenizer, *, store: bool) -> None:
     missing = [r["chunk_id"] for r in rows if r["tokens"] is None]
     if not missing:
         return
-    chunks = ledger.get_chunks(missing)
+    chunks = docstore.get_chunks(missing)
     tokens = {cid: " ".join(tokenizer.tokens(keyword_text(chunk))) for cid, chunk in chunks.items()}
     for r in rows:
         if r["tokens"] is None:
             r["tokens"] = tokens.get(r["chunk_id"], "")
     if store:
-        ledger.set_tokens(tokens)
+        docstore.set_tokens(tokens)
 
 
-def refresh_snapshot(ledger: Ledger, folder: Path, tokenizer: LegalTokenizer) -> Snapshot:
+def refresh_snapshot(docstore: DocStore, folder: Path, tokenizer: LegalTokenizer) -> Snapshot:
     """Writer side, after an ingest: tokenise new chunks, rebuild BM25, save it with its generation."""
-    generation = ledger.generation()
-    rows = ledger.catalog_rows()
-    _tokenise_missing(rows, ledger, tokenizer, store=True)
+    generation = docstore.generation()
+    rows = docstore.catalog_rows()
+    _tokenise_missing(rows, docstore, tokenizer, store=True)
     keyword = KeywordIndex.build([r["chunk_id"] for r in rows], [r["tokens"].split() for r in rows],
                                  generation=generation)
     keyword.save(folder)
     return Snapshot(generation, Catalog.from_rows(rows), keyword)
 
 
-def open_snapshot(ledger: Ledger, folder: Path, tokenizer: LegalTokenizer) -> Snapshot:
-    """Reader side: the saved keyword index when it matches the ledger, else one built in memory."""
-    generation = ledger.generation()
-    rows = ledger.catalog_rows()
+def open_snapshot(docstore: DocStore, folder: Path, tokenizer: LegalTokenizer) -> Snapshot:
+    """Reader side: the saved keyword index when it matches the docstore, else one built in memory."""
+    generation = docstore.generation()
+    rows = docstore.catalog_rows()
     keyword = KeywordIndex.load(folder)
     if keyword is None or keyword.generation != generation or keyword.ids != [r["chunk_id"] for r in rows]:
-        _tokenise_missing(rows, ledger, tokenizer, store=False)
+        _tokenise_missing(rows, docstore, tokenizer, store=False)
         keyword = KeywordIndex.build([r["chunk_id"] for r in rows], [r["tokens"].split() for r in rows],
                                      generation=generation)
     return Snapshot(generation, Catalog.from_rows(rows), keyword)

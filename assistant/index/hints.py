@@ -14,14 +14,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.index.docstore import COMMITTED, DocStore
 from assistant.index.embedders import Embedder
 from assistant.index.keyword import KeywordIndex, LegalTokenizer
+from assistant.models import FACT_SECTIONS, KEY_SECTIONS
 
 
 @dataclass(frozen=True, slots=True)
 class Example:
     text: str
     cites: tuple[str, ...]
+
+
+def case_examples(docstore: DocStore) -> list[Example]:
+    """What ingested cases teach: each committed case that cites provisions gives its key points
+    and its facts, each as an example of text that leads to those provisions."""
+    examples = []
+    for entry in docstore.load().values():
+        if entry.cites and entry.state == COMMITTED:
+            chunks = sorted(docstore.get_chunks(entry.chunk_ids).values(), key=lambda c: c.ordinal)
+            for section in (KEY_SECTIONS, FACT_SECTIONS[:1]):
+                text = "\n".join(c.text for c in chunks if c.locator in section)
+                if text:
+                    examples.append(Example(text, tuple(entry.cites)))
+    return examples
 
 
 class CitationHints:
@@ -74,7 +90,6 @@ class CitationHints:
     def save(self, folder, key: str) -> None:
         """Vectors and tokens on disk, so that a new process does not embed every example again."""
         import json
-
         import os
 
         folder.mkdir(parents=True, exist_ok=True)

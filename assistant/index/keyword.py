@@ -1,7 +1,7 @@
 """The keyword side of search: jieba with a legal dictionary, BM25 (bm25s) over every chunk.
 
-The index is rebuilt from the ledger's chunk table (tokens are cached per chunk, so a
-rebuild only tokenises new chunks) and saved under the data directory with the ledger
+The index is rebuilt from the docstore's chunk table (tokens are cached per chunk, so a
+rebuild only tokenises new chunks) and saved under the data directory with the docstore
 generation it was built from; a reader compares generations and reloads when they differ.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-_STOP = set(
+STOP_WORDS = frozenset(  # function words no search is about; answer.QUESTION_WORDS builds on them
     "的 了 是 在 和 与 或 及 等 对 于 以 为 由 被 把 将 之 其 所 有 者 也 而 并 或者 以及 如果 可以 应当 什么 怎么 "
     "怎样 如何 哪些 是否 吗 呢 吧 啊 我 你 他 她 它 我们 他们 这 那 这个 那个 一个 没有 不 会 能 要 就 都 还 又 "
     "及其 其他 规定 本法 下列 之一 情形".split()
@@ -72,7 +72,7 @@ class LegalTokenizer:
         kept = []
         for token in self._jieba.cut_for_search(piece):
             token = token.strip().lower()
-            if token and token not in _STOP and _WORD_RE.match(token) and not _NUMBERING_RE.match(token):
+            if token and token not in STOP_WORDS and _WORD_RE.match(token) and not _NUMBERING_RE.match(token):
                 kept.append(token)
         return tuple(kept)
 
@@ -133,7 +133,7 @@ class KeywordIndex:
 
     @staticmethod
     def saved_generation(folder: Path) -> int | None:
-        """The ledger generation the index saved in ``folder`` was built from, if any."""
+        """The docstore generation the index saved in ``folder`` was built from, if any."""
         try:
             return int(json.loads((folder / "manifest.json").read_text())["generation"])
         except (OSError, ValueError, KeyError):
@@ -159,6 +159,16 @@ class KeywordIndex:
     def __contains__(self, token: str) -> bool:
         return token in self._vocab
 
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def view(self, mask: np.ndarray | None) -> "KeywordIndex | KeywordView":
+        """The statistics over the chunks ``mask`` lets through (a reader's): the index itself when
+        that is every chunk."""
+        if mask is None or len(mask) != len(self.ids) or bool(mask.all()):
+            return self
+        return KeywordView(self, mask)
+
     def df(self, token: str) -> int:
         """How many chunks contain the token."""
         index = self._vocab.get(token)
@@ -179,6 +189,34 @@ class KeywordIndex:
         if mask is not None:
             scores = scores * mask
         return np.asarray(scores, dtype=np.float32)
+
+
+class KeywordView:
+    """A keyword index's statistics (which tokens occur, in how many chunks, their IDF) counted
+    over the chunks one reader may read, so that what they are told about the corpus (whether it
+    covers their question, which words weigh) does not depend on material they may not read."""
+
+    def __init__(self, index: KeywordIndex, mask: np.ndarray) -> None:
+        self._index, self._mask = index, mask
+        self._size = int(mask.sum())
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, token: str) -> bool:
+        return self.df(token) > 0
+
+    def df(self, token: str) -> int:
+        index = self._index._vocab.get(token)
+        if index is None or self._index._bm25 is None:
+            return 0
+        scores = self._index._bm25.scores
+        rows = scores["indices"][scores["indptr"][index]:scores["indptr"][index + 1]]
+        return int(self._mask[rows].sum())
+
+    def idf(self, token: str) -> float:
+        df = self.df(token)
+        return math.log(1 + (self._size - df + 0.5) / (df + 0.5))
 
 
 def _rmtree(path: Path) -> None:

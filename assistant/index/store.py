@@ -1,7 +1,7 @@
 """The vector store port, its filter, and an in-memory twin used in tests.
 
 A store keeps vectors and the few fields filters need (kind, line, access, tags);
-the text and citation of each chunk live in the ledger's chunk table. The Chroma
+the text and citation of each chunk live in the docstore's chunk table. The Chroma
 backend is :mod:`assistant.index.chroma`; both pass the same contract tests
 (tests/index/test_store_contract.py).
 """

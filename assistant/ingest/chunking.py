@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from assistant.ingest.legal import is_item
-from assistant.ingest.numerals import int_to_cn
 from assistant.models import Chunk, Document, Unit, make_chunk_id
+from assistant.numerals import int_to_cn
 
 SENTENCE_RE = re.compile(r"[^。！？；!?;]*(?:[。！？；!?;]+[”’」』）)\]]*|$)")
 

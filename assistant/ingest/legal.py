@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from assistant.ingest.numerals import cn_to_int
 from assistant.models import Line, Unit
+from assistant.numerals import cn_to_int
 
 NUMERAL = "零〇一二三四五六七八九十百千两"
 ARTICLE_RE = re.compile(
@@ -227,6 +227,17 @@ def case_units_from_record(rec: dict) -> list[Unit]:
                 source_id=rec["id"],
             ))
     return units
+
+
+def qa_units(body: str, *, label: str, title: str) -> list[Unit]:
+    """A published expert answer (kind qa): question and answer are one unit cited by its own
+    label (检答·第12号), so that a search for the question finds the answer with it. Headings
+    are dropped (the title is the question)."""
+    paragraphs = tuple(p for p in (raw.strip().strip("\u3000") for raw in body.splitlines())
+                       if p and not p.startswith("#"))
+    if not paragraphs:
+        return []
+    return [Unit(locator="解答", citation=label, paragraphs=paragraphs, breadcrumb=(title,), source_id=None)]
 
 
 def parse_material_text(body: str, *, title: str, fallback_title: str) -> tuple[str, list[Unit]]:

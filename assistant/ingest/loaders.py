@@ -22,6 +22,7 @@ from assistant.ingest.legal import (
     parse_case_text,
     parse_material_text,
     parse_statute_text,
+    qa_units,
     statute_units_from_records,
 )
 from assistant.models import Document, Kind, Line
@@ -41,6 +42,7 @@ class LoadOptions:
     line: Line | None = None
     access: tuple[str, ...] | None = None
     id_root: Path | None = None  # document ids relative to this folder instead of the ingested path
+    owner: str | None = None  # the department an upload belongs to; None: the operator's
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,9 @@ def document_from_text(extracted: formats.Extracted, *, doc_id: str, source: str
         tags = tuple(dict.fromkeys((*tags, *keywords)))
         if front.guiding is None:
             guiding = bool(case_no and case_no.startswith(("检例", "指导案例")))
+    elif kind is Kind.qa:
+        title = title or first_h1(body) or fallback_title
+        units = qa_units(body, label=front.case_no or title, title=title)
     else:
         title, units = parse_material_text(body, title=title, fallback_title=fallback_title)
     if not units:

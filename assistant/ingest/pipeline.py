@@ -1,4 +1,4 @@
-"""One ingest run: load -> plan against the ledger -> embed and write -> commit -> prune.
+"""One ingest run: load -> plan against the docstore -> embed and write -> commit -> prune.
 
 Embedding overlaps with store writes in one background thread, so the run goes about as
 fast as the embedder alone. A large run embeds in worker processes when the service
@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from assistant.config import IngestSettings
+from assistant.index.docstore import COMMITTED, DELETING, DocStore, Entry, Planned
 from assistant.index.embedders import Embedder
 from assistant.index.pool import EmbedderPool
-from assistant.index.ledger import COMMITTED, DELETING, Entry, Ledger, Planned
 from assistant.index.store import VectorStore
 from assistant.ingest.chunking import chunk_document
 from assistant.ingest.loaders import LoadOptions, Skipped, load_file, walk
 from assistant.models import Chunk, Document
+from assistant.text import mask_instructions
 
 FLUSH_CHUNKS = 2048
 EMBED_BATCH = 256
@@ -77,16 +78,16 @@ class _Plan:
 
 
 class Ingestor:
-    """Runs ingests against one embedder, store and ledger. Not thread-safe: one writer."""
+    """Runs ingests against one embedder, store and docstore. Not thread-safe: one writer."""
 
-    def __init__(self, *, embedder: Callable[[], Embedder], store: VectorStore, ledger: Ledger,
+    def __init__(self, *, embedder: Callable[[], Embedder], store: VectorStore, docstore: DocStore,
                  settings: IngestSettings, keyword_tokens: Callable[[Chunk], str] | None = None,
                  pool: Callable[[], EmbedderPool] | None = None) -> None:
         self._embedder_factory = embedder
         self._pool_factory = pool
         self._pool: EmbedderPool | None = None
         self.store = store
-        self.ledger = ledger
+        self.docstore = docstore
         self.settings = settings
         # keyword tokens are computed beside the embedder (pure Python while numpy holds no GIL)
         self._keyword_tokens = keyword_tokens
@@ -96,7 +97,7 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport()
         notify = progress or (lambda _event, _n: None)
-        entries = self.ledger.load()
+        entries = self.docstore.load()
         self._finish_deletions(entries, report)
         recovering = any(e.state != COMMITTED for e in entries.values())
         roots = [p.resolve() for p in paths]
@@ -123,6 +124,7 @@ class Ingestor:
                         report.skipped.append(Skipped(item.source, f"document id {item.doc_id!r} already came from {seen_docs[item.doc_id]}"))
                         continue
                     seen_docs[item.doc_id] = item.source
+                    item.owner = options.owner
                     plan = self._plan(item, entries.get(item.doc_id), report)
                     if plan is not None:
                         batch.append(plan)
@@ -143,6 +145,7 @@ class Ingestor:
     # -- planning ------------------------------------------------------------------------
 
     def _plan(self, doc: Document, old: Entry | None, report: IngestReport) -> _Plan | None:
+        doc = masked(doc)
         content_hash = doc.content_hash()
         source = str(Path(doc.source))
         if old is not None and old.state == COMMITTED and old.content_hash == content_hash and old.source == source:
@@ -155,7 +158,7 @@ class Ingestor:
         entry = Entry(
             doc_id=doc.doc_id, source=source, title=doc.title, kind=doc.kind.value, line=doc.line.value,
             access=list(doc.access), encoding=doc.encoding, content_hash=content_hash, state=COMMITTED,
-            chunk_ids=new_ids, cites=list(doc.cites),
+            chunk_ids=new_ids, cites=list(doc.cites), owner=doc.owner,
         )
         return _Plan(
             planned=Planned(entry=entry, chunks=chunks),
@@ -170,12 +173,12 @@ class Ingestor:
 
         The id covers (doc_id, locator, text); the embedded text also carries the citation,
         so a renamed law or case re-embeds. Ids only a killed run wrote (pending) were
-        embedded from that run's text, which is as new as the ledger knows.
+        embedded from that run's text, which is as new as the docstore knows.
         """
         candidates = old.known_ids() & {c.chunk_id for c in chunks}
         if not candidates:
             return set()
-        committed = self.ledger.get_chunks(sorted(candidates & set(old.chunk_ids)))
+        committed = self.docstore.get_chunks(sorted(candidates & set(old.chunk_ids)))
         same = {c.chunk_id for c in chunks if c.chunk_id in candidates and (
             c.chunk_id not in committed or committed[c.chunk_id].embedding_text() == c.embedding_text())}
         return self.store.existing(sorted(same)) if same else set()
@@ -184,7 +187,7 @@ class Ingestor:
 
     def _start(self, batch: list[_Plan], entries: dict[str, Entry], tokenizer: ThreadPoolExecutor) -> "_Flight":
         """Record the batch's new ids as pending and set its embedding and keyword tokens going."""
-        self.ledger.mark_pending([p.planned for p in batch], entries)
+        self.docstore.mark_pending([p.planned for p in batch], entries)
         tokens: Future | None = None
         if self._keyword_tokens is not None:
             chunks = [c for p in batch for c in p.planned.chunks]
@@ -224,7 +227,7 @@ class Ingestor:
         stale = set().union(*(p.to_delete for p in batch))
         if stale:
             self.store.delete(sorted(stale))
-        self.ledger.commit([p.planned for p in batch], tokens=flight.tokens.result() if flight.tokens else None)
+        self.docstore.commit([p.planned for p in batch], tokens=flight.tokens.result() if flight.tokens else None)
         for p in batch:
             entries[p.planned.entry.doc_id] = p.planned.entry
             report.chunks += len(p.planned.new_ids)
@@ -245,8 +248,8 @@ class Ingestor:
     # -- removal -------------------------------------------------------------------------
 
     def remove(self, doc_ids: Sequence[str]) -> int:
-        """Remove these documents (their chunks from the store, then their ledger rows)."""
-        entries = self.ledger.load()
+        """Remove these documents (their chunks from the store, then their docstore rows)."""
+        entries = self.docstore.load()
         doomed = [entries[d] for d in doc_ids if d in entries]
         if doomed:
             self._delete(doomed, entries)
@@ -272,22 +275,31 @@ class Ingestor:
             report.removed += len(gone)
 
     def _delete(self, doomed: list[Entry], entries: dict[str, Entry]) -> None:
-        self.ledger.mark_deleting(e.doc_id for e in doomed)
+        self.docstore.mark_deleting(e.doc_id for e in doomed)
         ids = set().union(*(e.known_ids() for e in doomed))
         if ids:
             self.store.delete(sorted(ids))
-        self.ledger.remove(e.doc_id for e in doomed)
+        self.docstore.remove(e.doc_id for e in doomed)
         for e in doomed:
             entries.pop(e.doc_id, None)
 
     def _sweep_orphans(self) -> None:
-        """Chunks no ledger row claims (left by a killed run) are removed."""
+        """Chunks no docstore row claims (left by a killed run) are removed."""
         claimed: set[str] = set()
-        for e in self.ledger.load().values():
+        for e in self.docstore.load().values():
             claimed |= e.known_ids()
         orphans = self.store.all_ids() - claimed
         if orphans:
             self.store.delete(sorted(orphans))
+
+
+def masked(doc: Document) -> Document:
+    """The document with every instruction-like sentence masked (assistant.text.mask_instructions):
+    what is stored, searched, quoted, quizzed and exported never carries one."""
+    units = [replace(u, paragraphs=tuple(mask_instructions(p) for p in u.paragraphs)) for u in doc.units]
+    if all(new.paragraphs == old.paragraphs for new, old in zip(units, doc.units, strict=True)):
+        return doc
+    return replace(doc, units=units)
 
 
 def _under(path: Path, roots: list[Path]) -> bool:

@@ -27,6 +27,7 @@ def collect(generator, sources: Sequence[Source], texts: Mapping[str, str], *, p
     tally = tally if tally is not None else Tally()
     out: list[Question] = []
     seen_stems: set[str] = set()
+    before = len(getattr(generator, "dropped", []))  # a generator used again reports only what is new
     for source in sources:
         kept = 0
         for question in generator.candidates(source):
@@ -43,7 +44,7 @@ def collect(generator, sources: Sequence[Source], texts: Mapping[str, str], *, p
             kept += 1
             if kept >= per_source:
                 break
-    tally.dropped += getattr(generator, "dropped", [])
+    tally.dropped += getattr(generator, "dropped", [])[before:]
     return out
 
 
@@ -71,15 +72,19 @@ def assemble(questions: list[Question], *, title: str, topic: str, line: str, us
                 created_by=user, dropped=dropped)
 
 
-def survey(assistant, *, principal, n: int = 5, samples: int = 10) -> dict:
-    """Five (``n``) template questions for every case in the index: validity, kinds, difficulties."""
+def survey(assistant, *, principal, n: int = 5, samples: int = 10, keep: bool = False) -> dict:
+    """Five (``n``) template questions for every case in the index: validity, kinds, difficulties,
+    and how each cue solver (cues.py) fares against chance per kind (``keep``: the questions too,
+    under ``questions_made``, for an evaluation to slice)."""
     import random
 
+    from assistant.quiz.cues import measure
     from assistant.quiz.generate import Pool, TemplateGenerator, case_charge
 
-    sources = [s for s in assistant.quiz_sources(principal=principal, limit=100000) if s.chunks]
+    sources = [s for s in assistant.quizzes.sources(principal=principal, limit=100000) if s.chunks]
     texts = {c.chunk_id: c.text for s in sources for c in s.chunks}
-    generator = TemplateGenerator(Pool(charges=[f[0] for s in sources if (f := case_charge(s))]), seed="survey")
+    generator = TemplateGenerator(Pool(charges=[f[0] for s in sources if (f := case_charge(s))], cases=sources),
+                                  seed="survey")
     tally, made, per_case = Tally(), [], defaultdict(int)
     for source in sources:
         questions = pick(collect(generator, [source], texts, per_source=50, tally=tally), n)
@@ -94,10 +99,28 @@ def survey(assistant, *, principal, n: int = 5, samples: int = 10) -> dict:
         types[q.type.value] += 1
     rng = random.Random(11)
     return {
+        **({"questions_made": made} if keep else {}),
         "cases": len(sources), "candidates": tally.candidates, "valid": tally.valid,
         "validity": tally.valid / tally.candidates if tally.candidates else 0.0,
+        "withheld": sum(": withheld, " in d for d in tally.dropped),  # no arrangement hid the cue: no candidate
         "questions": len(made), "cases_by_question_count": dict(sorted(per_case.items())),
         "kinds": dict(sorted(kinds.items())), "types": dict(sorted(types.items())),
         "difficulty": dict(sorted(levels.items())), "dropped": tally.dropped[:20],
         "samples": [q.to_dict() for q in rng.sample(made, min(samples, len(made)))],
+        "cues": measure(made), "truth": _truth_mix(made),
     }
+
+
+def _truth_mix(questions: Sequence[Question]) -> dict:
+    """True/false statements: how many are true, and how often each side has a negation word."""
+    from assistant.quiz.cues import NEGATION, statement
+
+    tf = [q for q in questions if q.type.value == "true_false"]
+    true = [q for q in tf if q.answer == [0]]
+    false = [q for q in tf if q.answer == [1]]
+
+    def negated(qs):
+        return sum(bool(NEGATION.search(statement(q))) for q in qs) / len(qs) if qs else 0.0
+
+    return {"statements": len(tf), "true": len(true), "negation_in_true": negated(true),
+            "negation_in_false": negated(false)}

@@ -1,4 +1,6 @@
-"""Checks every question from any generator must pass before anyone sees it."""
+"""Checks every question from any generator must pass before anyone sees it: its form, its
+quotes, its answer against the cited text, and the cue check (cues.py): a question a player
+who knows no law answers from its surface alone is dropped with the reason."""
 
 from __future__ import annotations
 
@@ -6,7 +8,8 @@ import re
 from collections.abc import Mapping
 
 from assistant.models import Question, QuestionType
-from assistant.quiz.generate import DECISIONS, TRUE_FALSE
+from assistant.quiz.cues import cue_problems
+from assistant.quiz.vocabulary import DECISIONS, TRUE_FALSE
 from assistant.verify import squash
 
 BANNED = re.compile(r"以上(都|皆|均)(是|对|不是|不对|正确|错误)|以上选项|全部正确|都不对|all of the above|none of the above",
@@ -63,8 +66,11 @@ def validate(question: Question, texts: Mapping[str, str]) -> list[str]:
             if not _supported(option, quotes, cited, q):
                 problems.append(f"the answer {option!r} is not supported by the cited text")
         if q.type is QuestionType.multi:
+            # a wrong option may be borrowed from another case (cited for where it comes from):
+            # it must not be what this case says
+            own = "\n".join(texts[c.chunk_id] for c in q.citations if c.doc_id == q.citations[0].doc_id)
             for option in wrong:
-                if squash(option) in squash(cited):
+                if squash(option) in squash(own):
                     problems.append(f"the wrong option {option!r} is what the cited text says")
         for option in correct:
             if len(option) >= 2 and option in q.stem and "＿" not in q.stem:
@@ -73,7 +79,7 @@ def validate(question: Question, texts: Mapping[str, str]) -> list[str]:
         filled = _strip_prefix(q.stem).replace("＿＿＿＿", correct[0])
         if squash(filled) not in squash(cited):
             problems.append("the completed cloze sentence is not in the cited text")
-    return problems
+    return problems + cue_problems(q)
 
 
 def _supported(option: str, quotes: list[str], cited: str, q: Question) -> bool:

@@ -7,7 +7,7 @@ live in bots/http/routes/, one module per resource.
 
 from __future__ import annotations
 
-import threading
+import secrets
 import time
 from contextlib import asynccontextmanager
 
@@ -16,9 +16,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from bots.http import errors
 from bots.http.audit import Audit
-from bots.http.limits import BodyLimit, RateLimiter, RedisRateLimiter
+from bots.http.limits import BodyLimit, HeaderLimit, RateLimiter, RedisRateLimiter
 from bots.http.metrics import Metrics
-from bots.http.routes import answers, documents, learners, ops, quizzes
+from bots.http.routes import answers, console, documents, experts, learners, ops, quizzes, training
 
 
 class Observe:
@@ -71,20 +71,24 @@ def create_app(assistant) -> FastAPI:
     app = FastAPI(title="jianxue 检学 API", version="1", description="Cited answers and quizzes for procurators.",
                   lifespan=lifespan)
     app.state.assistant = assistant
-    app.state.audit = Audit(settings.data_dir / "audit.log")
+    secret = assistant.docstore.meta_once("audit_secret", lambda: secrets.token_hex(32))
+    app.state.audit = Audit(settings.data_dir / "audit.log", secret=bytes.fromhex(secret))
     app.state.metrics = Metrics()
     limits = (settings.http.rate_per_minute, settings.http.burst)
     app.state.limiter = (RedisRateLimiter(settings.http.redis_url, *limits) if settings.http.redis_url
                          else RateLimiter(*limits))
-    app.state.writer = threading.Lock()  # one upload or delete at a time in this process
+    failures = (settings.http.auth_failures_per_minute, settings.http.auth_failures_per_minute)
+    app.state.auth_failures = RateLimiter(*failures)  # per client address, counted only on failures
 
-    app.add_middleware(CORSMiddleware, allow_origins=settings.http.cors_origins, allow_credentials=False,
-                       allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type", "Accept"])
+    if settings.http.cors_origins:  # closed unless the portals that embed the widget are named
+        app.add_middleware(CORSMiddleware, allow_origins=settings.http.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Accept"])
     app.add_middleware(BodyLimit, json_bytes=settings.http.max_json_kb * 1024,
-                       upload_bytes=int(settings.http.max_upload_mb * 1024 * 1024) + 64 * 1024)
-
+                       upload_bytes=int(settings.http.max_upload_mb * 1024 * 1024) + 64 * 1024, audit=app.state.audit)
     app.add_middleware(Observe, metrics=app.state.metrics)
+    app.add_middleware(HeaderLimit, max_bytes=settings.http.max_header_kb * 1024)
     errors.install(app)
-    for module in (answers, quizzes, learners, documents, ops):
+    for module in (answers, quizzes, learners, documents, experts, ops, training, console):
         app.include_router(module.router)
     return app

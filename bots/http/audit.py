@@ -1,12 +1,15 @@
-"""The audit log: one JSON line per ask, search, quiz, upload, delete and failed authentication.
+"""The audit log: one JSON line per ask, search, quiz, upload, delete, refused access, rejected
+upload and failed authentication.
 
-Lines carry the user, role and departments, the ids returned and a hash of the question;
-never a key or the question itself.
+Lines carry the user, role and departments, the ids returned and a keyed hash of the question
+(HMAC-SHA-256 with this installation's secret, so a guess cannot be confirmed from the log
+alone); never a key or the question itself.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import threading
@@ -21,9 +24,10 @@ class Audit:
     """Appends to ``path``, kept open between lines; a file moved away or deleted (logrotate)
     is noticed at the next line, which goes to a new file at ``path``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, secret: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._secret = secret
         self._lock = threading.Lock()
         self._file: TextIO | None = None
         self._identity: tuple[int, int] | None = None
@@ -33,7 +37,8 @@ class Audit:
         if principal is not None:
             line.update(user=principal.user, role=principal.role, departments=list(principal.departments))
         if "question" in fields:
-            fields["question_sha256"] = hashlib.sha256(str(fields.pop("question")).encode()).hexdigest()[:16]
+            fields["question_hmac"] = hmac.new(self._secret, str(fields.pop("question")).encode(),
+                                               hashlib.sha256).hexdigest()[:32]
         line.update(fields)
         text = json.dumps(line, ensure_ascii=False) + "\n"
         with self._lock:

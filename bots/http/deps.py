@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from assistant.access import RANK
+from assistant.access import is_trainer
 from assistant.models import Principal
 from assistant.service import Assistant
 from bots.http.audit import Audit
@@ -28,15 +28,27 @@ AuditDep = Annotated[Audit, Depends(get_audit)]
 
 
 async def caller(request: Request, assistant: AssistantDep, audit: AuditDep) -> Principal:
-    """The principal of a valid ``Authorization: Bearer <key>``; 401 otherwise, 429 over the rate."""
+    """The principal of a valid ``Authorization: Bearer <key>``; 401 otherwise, 429 over the rate.
+    A client address whose keys keep failing is refused with 429 before any key is looked up."""
     header = request.headers.get("authorization", "")
     secret = header[7:].strip() if header.lower().startswith("bearer ") else None
-    found = assistant.keys.recent(secret) or await asyncio.to_thread(assistant.keys.authenticate, secret)
+    address = request.client.host if request.client else "unknown"
+    found = assistant.keys.recent(secret)
     if found is None:
-        audit.write("auth_failed", path=request.url.path, client=request.client.host if request.client else None)
-        raise ApiError(401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>",
-                       {"WWW-Authenticate": "Bearer"})
+        failures = request.app.state.auth_failures
+        wait = failures.waiting(address)
+        if wait:
+            audit.write("auth_rate_limited", path=request.url.path, client=address)
+            raise ApiError(429, "rate_limited", "too many failed authentications from this address",
+                           {"Retry-After": str(max(1, int(wait + 0.999)))})
+        found = await asyncio.to_thread(assistant.keys.authenticate, secret)
+        if found is None:
+            failures.take(address)
+            audit.write("auth_failed", path=request.url.path, client=address)
+            raise ApiError(401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>",
+                           {"WWW-Authenticate": "Bearer"})
     key_id, principal = found
+    request.state.principal = principal
     wait = request.app.state.limiter.take(key_id)
     if wait:
         raise ApiError(429, "rate_limited", "too many requests for this key",
@@ -55,7 +67,3 @@ async def trainer(principal: CallerDep) -> Principal:
 
 
 TrainerDep = Annotated[Principal, Depends(trainer)]
-
-
-def is_trainer(principal: Principal) -> bool:
-    return RANK[principal.role] >= RANK["trainer"]

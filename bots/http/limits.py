@@ -24,6 +24,9 @@ class RateLimiter:
         """0 when allowed, else the seconds to wait."""
         now = time.monotonic()
         with self._lock:
+            if len(self._buckets) > 100_000:  # many keys or addresses: forget the full (idle) buckets
+                self._buckets = {k: v for k, v in self._buckets.items()
+                                 if min(self.burst, v[0] + (now - v[1]) * self.rate) < self.burst}
             tokens, last = self._buckets.get(key, (float(self.burst), now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens >= 1:
@@ -31,6 +34,14 @@ class RateLimiter:
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (1 - tokens) / self.rate
+
+    def waiting(self, key: str) -> float:
+        """Seconds until ``key`` may take again (0 now), without taking."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
 
 
 class RedisRateLimiter:
@@ -71,19 +82,36 @@ class RedisRateLimiter:
             return 0.0
 
 
-class BodyLimit:
-    """Pure ASGI middleware: 413 for bodies over the cap, by Content-Length or as they stream in."""
+class HeaderLimit:
+    """Pure ASGI middleware, outermost: 431 for a request head over the cap, before anything
+    (a key lookup, a route) reads it."""
 
-    def __init__(self, app, *, json_bytes: int, upload_bytes: int) -> None:
-        self.app, self.json_bytes, self.upload_bytes = app, json_bytes, upload_bytes
+    def __init__(self, app, *, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and sum(len(k) + len(v) for k, v in scope.get("headers") or ()) > self.max_bytes:
+            return await error(431, "headers_too_large", f"request headers over {self.max_bytes // 1024} KB")(
+                scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Pure ASGI middleware: 413 for bodies over the cap, by Content-Length or as they stream in.
+    A refused upload is audited (``audit`` is the API's audit log)."""
+
+    def __init__(self, app, *, json_bytes: int, upload_bytes: int, audit=None) -> None:
+        self.app, self.json_bytes, self.upload_bytes, self.audit = app, json_bytes, upload_bytes, audit
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
-        limit = self.upload_bytes if scope["path"].startswith("/v1/documents") else self.json_bytes
+        upload = scope["path"].startswith("/v1/documents")
+        limit = self.upload_bytes if upload else self.json_bytes
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            self._audit(scope, upload)
             return await _too_big(limit)(scope, receive, send)
         seen = 0
 
@@ -99,7 +127,14 @@ class BodyLimit:
         try:
             await self.app(scope, counted, send)
         except _TooLarge:
+            self._audit(scope, upload)
             await _too_big(limit)(scope, receive, send)
+
+    def _audit(self, scope, upload: bool) -> None:
+        if self.audit is not None:
+            client = (scope.get("client") or ("unknown",))[0]
+            self.audit.write("upload_rejected" if upload else "body_rejected", path=scope["path"], client=client,
+                             reason="too_large")
 
 
 def _too_big(limit: int):

@@ -2,34 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from assistant.models import Line
 
 KindName = Literal["statute", "interpretation", "case", "material", "qa"]
 
 
+QUESTION_CHARS = 2000  # a question, a search query, the last user message of a chat
+MESSAGE_CHARS = 8000  # any earlier chat message (an assistant's answer with its sources fits)
+TOPIC_CHARS = 200
+
+
+class TurnBody(BaseModel):
+    question: str = Field(..., min_length=1, max_length=QUESTION_CHARS)
+    query: str | None = Field(None, max_length=QUESTION_CHARS)
+    sources: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=20)
+
+
 class AskBody(BaseModel):
-    question: str = Field(..., min_length=1, max_length=2000, description="The question, in plain Chinese.")
-    history: list[dict] = Field(default_factory=list, max_length=20,
-                                description="Earlier turns ({question, query, sources}) for follow-ups.")
+    question: str = Field(..., min_length=1, max_length=QUESTION_CHARS, description="The question, in plain Chinese.")
+    history: list[TurnBody] = Field(default_factory=list, max_length=20,
+                                    description="Earlier turns ({question, query, sources}) for follow-ups.")
     line: Line | None = Field(None, description="Only material of this prosecution line.")
 
 
 class SearchBody(BaseModel):
-    query: str = Field(..., min_length=1, max_length=2000)
+    query: str = Field(..., min_length=1, max_length=QUESTION_CHARS)
     k: int = Field(8, ge=1, le=50)
-    kinds: list[KindName] = Field(default_factory=list)
-    lines: list[Line] = Field(default_factory=list)
+    kinds: list[KindName] = Field(default_factory=list, max_length=5)
+    lines: list[Line] = Field(default_factory=list, max_length=5)
 
 
 class QuizBody(BaseModel):
-    topic: str | None = Field(None, max_length=200)
-    case: str | None = Field(None, max_length=200)
+    topic: str | None = Field(None, max_length=TOPIC_CHARS)
+    case: str | None = Field(None, max_length=TOPIC_CHARS)
     line: Line | None = None
     n: int = Field(5, ge=1, le=20)
 
@@ -43,11 +54,30 @@ class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[dict[str, Any]] | None = None
 
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(str(part.get("text", "")) for part in self.content if isinstance(part, dict))
+        return self.content or ""
+
+    @model_validator(mode="after")
+    def _capped(self) -> "ChatMessage":
+        if len(self.text) > MESSAGE_CHARS:
+            raise ValueError(f"a message may have at most {MESSAGE_CHARS} characters")
+        return self
+
 
 class ChatBody(BaseModel):
-    model: str = "jianxue"
+    model: str = Field("jianxue", max_length=100)
     messages: list[ChatMessage] = Field(..., min_length=1, max_length=50)
     stream: bool = False
+
+    @model_validator(mode="after")
+    def _question_capped(self) -> "ChatBody":
+        users = [m for m in self.messages if m.role == "user"]
+        if users and len(users[-1].text) > QUESTION_CHARS:
+            raise ValueError(f"the question (the last user message) may have at most {QUESTION_CHARS} characters")
+        return self
 
 
 class Fast(Response):

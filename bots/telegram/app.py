@@ -1,4 +1,4 @@
-"""The Telegram bot: python-telegram-bot's Application over the Assistant.
+"""The Telegram bot: python-telegram-bot's Application over the conversation core.
 
 `jianxue bot telegram` runs it: polling by default, a webhook with a secret token when
 JIANXUE_TELEGRAM__WEBHOOK_URL is set. The core is built once, in post_init; Telegram's
@@ -16,23 +16,25 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     CallbackQueryHandler,
-    CommandHandler,
     MessageHandler,
     PollAnswerHandler,
-    TypeHandler,
     filters,
 )
 
 from assistant.config import Settings
+from assistant.conversation.core import Conversations, push_period_s
+from assistant.conversation.extensions import default_extensions
+from assistant.conversation.store import ConversationStore
 from assistant.errors import ConfigError
 from assistant.service import Assistant, build_assistant
 from bots.telegram import handlers
-from bots.telegram.state import BotState
 
 log = logging.getLogger("jianxue.telegram")
 
 COMMANDS = [("quiz", "五道测验题，可加主题"), ("review", "到期复习"), ("progress", "掌握情况"),
-            ("line", "选择检察业务条线"), ("new", "开始新的对话"), ("help", "使用说明")]
+            ("tasks", "训练任务"), ("daily", "每日一练"), ("mistakes", "错题本"), ("hours", "学时"),
+            ("line", "选择检察业务条线"), ("queue", "待解答的问题（专家）"),
+            ("new", "开始新的对话"), ("help", "使用说明")]
 
 
 def build_application(settings: Settings, *,
@@ -44,15 +46,18 @@ def build_application(settings: Settings, *,
     async def post_init(application: Application) -> None:
         assistant = assistant_factory(settings)
         assistant.serve_questions()
-        application.bot_data["core"] = handlers.Core(assistant, BotState(assistant.ledger.engine), settings.telegram)
+        conversations = Conversations(assistant, ConversationStore(assistant.docstore.engine),
+                                      extensions=default_extensions(assistant))
+        application.bot_data["runtime"] = handlers.Runtime(conversations, settings.telegram)
         await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
-        if settings.telegram.nudge_hours and application.job_queue is not None:
-            application.job_queue.run_repeating(handlers.nudge, interval=3600, first=60, name="review-nudge")
+        if application.job_queue is not None:  # reminders (every nudge_hours) and the extensions' messages
+            every_s = push_period_s(settings.telegram.nudge_hours)
+            application.job_queue.run_repeating(handlers.push, interval=every_s, first=every_s, name="pushes")
 
     async def post_shutdown(application: Application) -> None:
-        core = application.bot_data.get("core")
-        if core is not None:
-            core.assistant.close()
+        rt = application.bot_data.get("runtime")
+        if rt is not None:
+            rt.conversations.assistant.close()
 
     application = (
         Application.builder()
@@ -64,19 +69,9 @@ def build_application(settings: Settings, *,
         .post_shutdown(post_shutdown)
         .build()
     )
-    application.add_handler(TypeHandler(Update, handlers.deduplicate), group=-2)
-    application.add_handler(TypeHandler(Update, handlers.admit), group=-1)
-    application.add_handler(CommandHandler("start", handlers.start))
-    application.add_handler(CommandHandler("help", handlers.help_command))
-    application.add_handler(CommandHandler("new", handlers.new))
-    application.add_handler(CommandHandler("quiz", handlers.quiz))
-    application.add_handler(CommandHandler("review", handlers.review))
-    application.add_handler(CommandHandler("progress", handlers.progress))
-    application.add_handler(CommandHandler("line", handlers.line))
-    application.add_handler(CallbackQueryHandler(handlers.sources, pattern=f"^{handlers.SOURCES}$"))
-    application.add_handler(CallbackQueryHandler(handlers.line_chosen, pattern="^line:"))
-    application.add_handler(PollAnswerHandler(handlers.poll_answer))
-    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.ask))
+    application.add_handler(MessageHandler(filters.TEXT, handlers.on_message))
+    application.add_handler(CallbackQueryHandler(handlers.on_button))
+    application.add_handler(PollAnswerHandler(handlers.on_poll_answer))
     application.add_error_handler(handlers.on_error)
     return application
 

@@ -19,13 +19,9 @@ from assistant.config import load_settings
 from assistant.index.embedders import HashEmbedder
 from assistant.service import build_assistant
 from bots.http.app import create_app
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, DEPARTMENTS, marker, write_restricted_cases
 
-DEPARTMENTS = ("刑事检察部", "民事检察部")
-
-
-def marker(dept: str) -> str:
-    return f"MARKERDEPT{DEPARTMENTS.index(dept)}XQ"
+__all__ = ["DEPARTMENTS", "marker", "serve"]
 
 
 @dataclass
@@ -57,9 +53,10 @@ def start(app) -> tuple[uvicorn.Server, threading.Thread, str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    for _ in range(200):
-        if server.started:
-            break
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API server did not start")
         time.sleep(0.05)
     return server, thread, f"http://127.0.0.1:{port}"
 
@@ -67,13 +64,7 @@ def start(app) -> tuple[uvicorn.Server, threading.Thread, str]:
 def serve(root: Path, *, http: dict | None = None) -> Iterator[Server]:
     corpus = root / "corpus"
     shutil.copytree(CORPUS, corpus)
-    for dept in DEPARTMENTS:
-        (corpus / f"{dept}.md").write_text(
-            f"---\ntitle: {dept}内部口径\nkind: case\nline: criminal\naccess: [{dept}]\n---\n# {dept}内部口径\n\n"
-            f"## 要旨\n\n正当防卫案件审查逮捕时应当重点审查防卫限度，内部口径编号 {marker(dept)}。"
-            f"对于防卫过当的，应当依法减轻或者免除处罚。\n\n"
-            f"## 基本案情\n\n某甲在自家门口遭人持刀追砍，夺刀反击致对方重伤，内部编号 {marker(dept)}。\n",
-            encoding="utf-8")
+    write_restricted_cases(corpus)
     settings = load_settings(data_dir=root / "data", embedder={"name": "hash-64"}, answer={"min_support": 0.2},
                              http=http or {})
     assistant = build_assistant(settings, embedder=HashEmbedder(64))

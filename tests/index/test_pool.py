@@ -25,7 +25,7 @@ from tests.conftest import write_jsonl
 TEXTS = ["正当防卫的限度", "盗窃罪的数额标准", "认罪认罚从宽", "附条件不起诉的考验期", "公益诉讼诉前程序"]
 
 
-@pytest.mark.parametrize("name", ["hash-64", "use-m3"])
+@pytest.mark.parametrize("name", ["hash-64", pytest.param("use-m3", marks=pytest.mark.slow)])
 def test_workers_embed_exactly_what_the_process_itself_would(name):
     settings = EmbedderSettings(name=name)
     pool = EmbedderPool(settings, workers=2)
@@ -54,20 +54,21 @@ def test_an_ingest_through_workers_equals_one_in_process(tmp_path, statute_recor
         settings = load_settings(data_dir=tmp_path / f"w{workers}", embedder={"name": "hash-64", "workers": workers})
         assistant = build_assistant(settings)
         workers_seen: list[int] = []
-        report = assistant.ingest([source], progress=lambda event, n: workers_seen.append(
+        report = assistant.ingest([source], progress=lambda event, n, seen=workers_seen: seen.append(
             len(multiprocessing.active_children())) if event == "embedded" else None)
         assert report.embedded >= POOL_MIN_CHUNKS
         assert max(workers_seen) == (2 if workers == 2 else 0)
         ids = assistant.store.all_ids()
         probe = sorted(ids)[:20]
         vectors = assistant.store._collection.get(ids=probe, include=["embeddings"])  # noqa: SLF001
-        results.append((report.chunks, ids, dict(zip(vectors["ids"], np.asarray(vectors["embeddings"]).round(5).tolist()))))
+        results.append((report.chunks, ids, dict(zip(vectors["ids"], np.asarray(vectors["embeddings"]).round(5).tolist(), strict=True))))
     assert results[0] == results[1]
 
 
 # -- the questions a server embeds -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_questions_embedded_in_the_worker_equal_in_process_and_outlive_its_death():
     settings = EmbedderSettings(name="use-m3")
     local = make_embedder(settings)
@@ -86,6 +87,7 @@ def test_questions_embedded_in_the_worker_equal_in_process_and_outlive_its_death
         questions.close()
 
 
+@pytest.mark.slow
 def test_a_stuck_worker_is_given_up_after_its_timeout(monkeypatch):
     import assistant.index.pool as pool
 

@@ -7,8 +7,8 @@ from assistant.ingest.chunking import chunk_document, pack, split_sentences
 from assistant.ingest.formats import Extracted
 from assistant.ingest.legal import article_sort_key, parse_statute_text
 from assistant.ingest.loaders import LoadOptions, document_from_text, load_file
-from assistant.ingest.numerals import cn_to_int, int_to_cn
 from assistant.models import Document, Kind
+from assistant.numerals import cn_to_int, int_to_cn
 from tests.conftest import write_jsonl
 
 

@@ -1,4 +1,4 @@
-"""Ingest runs against the real Chroma store and SQLite ledger (hash embedder for speed)."""
+"""Ingest runs against the real Chroma store and SQLite docstore (hash embedder for speed)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tests.servers import needs_servers, unique_collection
 
 @pytest.fixture(params=["embedded", pytest.param("servers", marks=needs_servers)])
 def settings(request, tmp_path):
-    """Each ledger test runs embedded (SQLite, Chroma on disk) and scaled out (PostgreSQL, Chroma server)."""
+    """Each docstore test runs embedded (SQLite, Chroma on disk) and scaled out (PostgreSQL, Chroma server)."""
     if request.param == "servers":
         return request.getfixturevalue("server_settings")
     return load_settings(data_dir=tmp_path / "data", embedder={"name": "hash-64"})
@@ -58,13 +58,13 @@ def tree(tmp_path) -> Path:
 
 
 def state(assistant) -> tuple[set[str], set[str]]:
-    """(ids in the vector store, ids the ledger claims); also checks the chunk table agrees."""
-    entries = assistant.ledger.load().values()
+    """(ids in the vector store, ids the docstore claims); also checks the chunk table agrees."""
+    entries = assistant.docstore.load().values()
     assert all(e.state == "committed" for e in entries)
-    ledger_ids = {c for e in entries for c in e.chunk_ids}
-    assert set(assistant.ledger.get_chunks(sorted(ledger_ids))) == ledger_ids
-    assert assistant.ledger.chunk_count() == len(ledger_ids)
-    return assistant.store.all_ids(), ledger_ids
+    docstore_ids = {c for e in entries for c in e.chunk_ids}
+    assert set(assistant.docstore.get_chunks(sorted(docstore_ids))) == docstore_ids
+    assert assistant.docstore.chunk_count() == len(docstore_ids)
+    return assistant.store.all_ids(), docstore_ids
 
 
 def test_first_run_adds_and_second_run_embeds_nothing(settings, tree):
@@ -76,7 +76,7 @@ def test_first_run_adds_and_second_run_embeds_nothing(settings, tree):
     stored, claimed = state(assistant)
     assert stored == claimed and len(stored) == first.chunks
     # keyword tokens were made beside the embedder, not left for the keyword index to compute
-    assert all(row["tokens"] for row in assistant.ledger.catalog_rows())
+    assert all(row["tokens"] for row in assistant.docstore.catalog_rows())
 
     embedder.texts.clear()
     second = build_assistant(settings, embedder=embedder).ingest([tree])
@@ -89,14 +89,14 @@ def test_changed_file_replaces_exactly_its_chunks(settings, tree):
     embedder = CountingEmbedder()
     assistant = build_assistant(settings, embedder=embedder)
     assistant.ingest([tree])
-    before = {e.doc_id: set(e.chunk_ids) for e in assistant.ledger.load().values()}
+    before = {e.doc_id: set(e.chunk_ids) for e in assistant.docstore.load().values()}
     embedder.texts.clear()
 
     (tree / "a.md").write_text(material("讲义甲", ("一、概念", "正当防卫是法定的违法阻却事由。"), ("二、限度", "防卫过当应当负刑事责任，但是应当减轻或者免除处罚。")), encoding="utf-8")
     report = assistant.ingest([tree])
     assert (report.added, report.updated, report.unchanged) == (0, 1, 2)
     assert embedder.texts == ["《讲义甲》·二、限度\n防卫过当应当负刑事责任，但是应当减轻或者免除处罚。"]  # only the changed chunk
-    after = {e.doc_id: set(e.chunk_ids) for e in assistant.ledger.load().values()}
+    after = {e.doc_id: set(e.chunk_ids) for e in assistant.docstore.load().values()}
     assert after["sub/b.md"] == before["sub/b.md"] and after["c.txt"] == before["c.txt"]
     assert len(after["a.md"] & before["a.md"]) == 1 and len(after["a.md"]) == 2
     stored, claimed = state(assistant)
@@ -123,10 +123,10 @@ def test_prune_removes_documents_whose_files_are_gone(settings, tree):
     assistant.ingest([tree])
     (tree / "sub" / "b.md").unlink()
     kept = assistant.ingest([tree])
-    assert kept.removed == 0 and "sub/b.md" in assistant.ledger.load()  # no --prune: nothing removed
+    assert kept.removed == 0 and "sub/b.md" in assistant.docstore.load()  # no --prune: nothing removed
     pruned = assistant.ingest([tree], prune=True)
     assert pruned.removed == 1
-    assert set(assistant.ledger.load()) == {"a.md", "c.txt"}
+    assert set(assistant.docstore.load()) == {"a.md", "c.txt"}
     stored, claimed = state(assistant)
     assert stored == claimed
 
@@ -137,7 +137,7 @@ def test_prune_keeps_documents_of_files_that_became_unreadable(settings, tree):
     (tree / "c.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
     report = assistant.ingest([tree], prune=True)
     assert report.removed == 0 and [s.reason for s in report.skipped] == ["binary file (PNG image), not text"]
-    assert "c.txt" in assistant.ledger.load()
+    assert "c.txt" in assistant.docstore.load()
 
 
 def test_prune_of_records_removed_from_a_jsonl(settings, tmp_path, statute_records):
@@ -147,7 +147,7 @@ def test_prune_of_records_removed_from_a_jsonl(settings, tmp_path, statute_recor
     write_jsonl(path, [r for r in statute_records if r["law_short"] == "检察官法"])
     report = assistant.ingest([path], prune=True)
     assert (report.removed, report.unchanged) == (1, 1)
-    assert set(assistant.ledger.load()) == {"检察官法"}
+    assert set(assistant.docstore.load()) == {"检察官法"}
 
 
 def test_bad_files_are_skipped_and_the_run_goes_on(settings, tree):
@@ -296,7 +296,7 @@ def test_an_ingest_killed_at_20_random_points_converges_on_the_clean_result(mode
         assert final_ids(deployment) == expected, f"chain {chains} after {kills} kills"
         again = json.loads(run_cli(["ingest", str(source), "--json"], deployment).communicate(timeout=600)[0])
         assert again["embedded"] == again["added"] == again["updated"] == 0 and again["unchanged"] > 0
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a worker still starting when its ingest was killed notices only once up
     while any(alive(pid) for pid in orphans) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in orphans if alive(pid)], "embedding workers outlived the killed ingest"

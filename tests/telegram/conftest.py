@@ -12,14 +12,36 @@ from pathlib import Path
 import pytest
 
 from assistant.config import load_settings
+from assistant.conversation.store import ConversationStore
 from assistant.index.embedders import HashEmbedder
 from assistant.service import Assistant, build_assistant
 from bots.telegram.app import run
-from bots.telegram.state import BotState
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, ingested_copy
 from tests.fakes.telegram_server import FakeBotAPI
 
 ALICE, BOB, MALLORY = 1001, 1002, 6666  # a learner, a trainer, a stranger
+
+
+class TelegramState:
+    """The conversation store as the Telegram tests look at it: by Telegram's numeric ids."""
+
+    def __init__(self, engine) -> None:
+        self.store = ConversationStore(engine)
+
+    def allow(self, telegram_id: int, **kwargs):
+        return self.store.allow("telegram", str(telegram_id), **kwargs)
+
+    def member(self, telegram_id: int):
+        return self.store.member("telegram", str(telegram_id))
+
+    def history(self, chat_id: int):
+        return self.store.history("telegram", str(chat_id))
+
+    def make_pairing(self, **kwargs):
+        return self.store.make_pairing(channel="telegram", **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
 
 
 class CountingAssistant(Assistant):
@@ -58,7 +80,7 @@ class RunningBot:
     def start(self, fake: FakeBotAPI) -> "RunningBot":
         since = fake.mark()
         self.thread.start()
-        fake.wait_for("setMyCommands", since=since)
+        fake.wait_for("setMyCommands", since=since, timeout=60)  # post_init builds the Assistant first
         return self
 
     def stop(self) -> None:
@@ -87,19 +109,14 @@ def fake() -> Iterator[FakeBotAPI]:
 @pytest.fixture
 def data_dir(corpus_dir, tmp_path) -> Path:
     """A fresh data directory with the demo corpus ingested (copied from a module-wide one)."""
-    template = corpus_dir / "template"
-    if not template.exists():
-        settings = load_settings(data_dir=template, embedder={"name": "hash-64"})
-        build_assistant(settings, embedder=HashEmbedder(64)).ingest([corpus_dir / "corpus"])
-    shutil.copytree(template, tmp_path / "data")
-    return tmp_path / "data"
+    return ingested_copy(corpus_dir / "corpus", template=corpus_dir / "template", target=tmp_path / "data")
 
 
 @pytest.fixture
 def bot(fake, data_dir) -> Iterator[RunningBot]:
     settings = settings_for(data_dir, fake)
     running = RunningBot(settings, lambda s: CountingAssistant(s, embedder=HashEmbedder(64))).start(fake)
-    state = BotState(build_assistant(settings, embedder=HashEmbedder(64)).ledger.engine)
+    state = TelegramState(build_assistant(settings, embedder=HashEmbedder(64)).docstore.engine)
     state.allow(ALICE, role="learner", departments=("刑事检察部",), user="alice")
     state.allow(BOB, role="trainer", departments=("刑事检察部",), user="bob")
     running.state = state

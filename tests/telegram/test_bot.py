@@ -8,12 +8,12 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from assistant.conversation import texts as render
 from assistant.index.embedders import HashEmbedder
 from assistant.learners import now
 from assistant.service import build_assistant
-from bots.telegram import render
 from tests.http.conftest import free_port
-from tests.telegram.conftest import ALICE, BOB, MALLORY, CountingAssistant, RunningBot, settings_for
+from tests.telegram.conftest import ALICE, BOB, MALLORY, CountingAssistant, RunningBot, TelegramState, settings_for
 
 pytestmark = pytest.mark.slow
 
@@ -73,12 +73,12 @@ def test_an_answer_with_citations_a_sources_button_and_a_follow_up(bot, fake):
     answer = reply_to(fake, ALICE, "正当防卫的限度怎么认定", predicate=lambda p: "reply_markup" in p)
     assert "[1]" in answer["text"] and "来源：[1] " in answer["text"]
     button = answer["reply_markup"]["inline_keyboard"][0][0]
-    assert button == {"text": "来源", "callback_data": "src"}
+    assert button["text"] == "来源" and button["callback_data"].startswith("src:")
     assert [int(p["chat_id"]) for p in fake.sent("sendChatAction")].count(ALICE) >= 1
 
-    assert eventually(lambda: bot.state.citations(ALICE, answer["sent_id"]))
+    assert eventually(lambda: bot.state.sources("telegram", str(ALICE), button["callback_data"][4:]))
     since = fake.mark()
-    fake.press(ALICE, as_message(answer, answer["sent_id"]), "src")
+    fake.press(ALICE, as_message(answer, answer["sent_id"]), button["callback_data"])
     fake.wait_for("answerCallbackQuery", since=since)
     sources = fake.wait_for("sendMessage", lambda p: p["text"].startswith("原文出处"), since=since)[0]
     assert "[1] " in sources["text"] and "“" in sources["text"]
@@ -125,7 +125,7 @@ def test_a_quiz_of_native_polls_graded_and_recorded(bot, fake):
         assert len(poll["question"]) <= 300 and all(len(o["text"]) <= 100 for o in poll["options"])
         assert poll["correct_option_ids"] and len(poll["explanation"]) <= 200
         assert poll.get("allows_multiple_answers", False) == (len(poll["correct_option_ids"]) > 1)
-    assert eventually(lambda: all(bot.state.poll(p["poll_id"]) for p in polls))
+    assert eventually(lambda: all(bot.state.by_platform_ref("telegram", p["poll_id"]) for p in polls))
     graded = fake.mark()
     for i, poll in enumerate(polls):
         right = poll["correct_option_ids"]
@@ -137,20 +137,21 @@ def test_a_quiz_of_native_polls_graded_and_recorded(bot, fake):
     fake.answer_poll(ALICE, polls[0]["poll_id"], polls[0]["correct_option_ids"])  # a second answer counts once
     progress = reply_to(fake, ALICE, "/progress")["text"]
     assert progress.startswith("已答 5 题，答对 3 题")
-    assert build_assistant(bot.settings, embedder=HashEmbedder(64)).learners.progress("alice")["attempts"] == 5
+    assert build_assistant(bot.settings, embedder=HashEmbedder(64)).quizzes.progress(
+        principal=bot.state.member(ALICE).principal)["attempts"] == 5
 
 
 def test_due_reviews_come_back_as_polls(bot, fake):
     assistant = build_assistant(bot.settings, embedder=HashEmbedder(64))
     assert reply_to(fake, BOB, "/review")["text"].startswith("目前没有到期")
-    quiz = assistant.make_quiz(principal=bot.state.member(BOB).principal, topic="认罪认罚", n=2)
+    quiz = assistant.quizzes.make(principal=bot.state.member(BOB).principal, topic="认罪认罚", n=2)
     for q in quiz.questions:  # answered wrongly two days ago: due again now
-        assistant.learners.record(user="bob", departments=("刑事检察部",), question=q, chosen=[99],
+        assistant.learners.record(learner="bob@刑事检察部", departments=("刑事检察部",), question=q, chosen=[99],
                                   quiz_id=quiz.id, at=now() - timedelta(days=2))
     since = fake.mark()
     fake.message(BOB, "/review")
     polls = fake.wait_for("sendPoll", lambda p: int(p["chat_id"]) == BOB, since=since, count=len(quiz.questions))
-    assert eventually(lambda: bot.state.poll(polls[0]["poll_id"]))
+    assert eventually(lambda: bot.state.by_platform_ref("telegram", polls[0]["poll_id"]))
     fake.answer_poll(BOB, polls[0]["poll_id"], polls[0]["correct_option_ids"])
     fake.wait_for("sendMessage", lambda p: p["text"].startswith("回答正确"), since=since)
 
@@ -184,7 +185,7 @@ def test_state_survives_a_restart(fake, data_dir):
         since = fake.mark()
         fake.message(ALICE, "/quiz 正当防卫")
         poll = fake.wait_for("sendPoll", since=since)[0]
-        assert eventually(lambda: first_state(settings).poll(poll["poll_id"]))
+        assert eventually(lambda: first_state(settings).by_platform_ref("telegram", poll["poll_id"]))
     finally:
         first.stop()
     second = RunningBot(settings, lambda s: build_assistant(s, embedder=HashEmbedder(64))).start(fake)
@@ -200,9 +201,7 @@ def test_state_survives_a_restart(fake, data_dir):
 
 
 def first_state(settings):
-    from bots.telegram.state import BotState
-
-    return BotState(build_assistant(settings, embedder=HashEmbedder(64)).ledger.engine)
+    return TelegramState(build_assistant(settings, embedder=HashEmbedder(64)).docstore.engine)
 
 
 def test_a_dead_llm_server_falls_back_to_the_extractive_answer(fake, data_dir):
@@ -229,7 +228,7 @@ def test_webhook_mode_checks_the_secret(fake, data_dir):
     since = fake.mark()
     running.thread.start()
     try:
-        hook = fake.wait_for("setWebhook", since=since)[0]
+        hook = fake.wait_for("setWebhook", since=since, timeout=60)[0]  # after post_init, as setMyCommands
         assert hook["url"] == url and hook["secret_token"] == "s3cret-token"
         first_state(settings).allow(ALICE, role="learner", departments=(), user="alice")
         update = {"update_id": 77, "message": {"message_id": 1, "date": 0, "text": "/help",

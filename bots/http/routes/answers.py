@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1")
 
 @router.post("/ask", summary="A cited answer (JSON, or server-sent events with Accept: text/event-stream)")
 async def ask(body: AskBody, request: Request, principal: CallerDep, assistant: AssistantDep, audit: AuditDep):
-    history = [_turn(t) for t in body.history]
+    history = [Turn(t.question, t.query or t.question, tuple(t.sources)) for t in body.history]
     lines = (body.line.value,) if body.line else ()
     if "text/event-stream" in request.headers.get("accept", ""):
         events = assistant.ask_stream(body.question, principal=principal, history=history, lines=lines)
@@ -43,7 +43,7 @@ async def search(body: SearchBody, principal: CallerDep, assistant: AssistantDep
 
 @router.post("/chat/completions", summary="OpenAI-compatible chat; citations ride along")
 async def chat(body: ChatBody, request: Request, principal: CallerDep, assistant: AssistantDep, audit: AuditDep):
-    users = [_text(m.content) for m in body.messages if m.role == "user"]
+    users = [m.text for m in body.messages if m.role == "user"]
     if not users or not users[-1].strip():
         raise ApiError(422, "invalid_request", "messages: the last user message is empty")
     question, history = users[-1], [Turn(q, q) for q in users[:-1]]
@@ -59,19 +59,6 @@ async def chat(body: ChatBody, request: Request, principal: CallerDep, assistant
                               "finish_reason": "stop"}],
                  "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
                  "citations": [c.to_dict() for c in answer.citations], "jianxue": answer.to_dict()})
-
-
-def _turn(data: dict) -> Turn:
-    try:
-        return Turn.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise ApiError(422, "invalid_request", "history: each turn needs at least a question") from None
-
-
-def _text(content) -> str:
-    if isinstance(content, list):
-        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return content or ""
 
 
 def _with_sources(answer: Answer) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from importlib import resources
 
 from fastapi import APIRouter, Request
@@ -19,7 +20,7 @@ STATIC = resources.files("bots.http") / "static"
 @router.get("/healthz", summary="The database and the vector store answer; the index generation")
 async def healthz(assistant: AssistantDep):
     def check():
-        return {"status": "ok", "generation": assistant.ledger.generation(), "chunks": assistant.store.count()}
+        return {"status": "ok", "generation": assistant.docstore.generation(), "chunks": assistant.store.count()}
 
     try:
         return await asyncio.to_thread(check)
@@ -27,8 +28,22 @@ async def healthz(assistant: AssistantDep):
         return error(503, "unavailable", str(exc), {"Retry-After": "5"})
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
-async def metrics(request: Request):
+LOCAL = {"127.0.0.1", "::1"}
+
+
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics (token, or this host only)")
+async def metrics(request: Request, assistant: AssistantDep):
+    token = assistant.settings.http.metrics_token
+    if token is None:
+        if (request.client.host if request.client else "") not in LOCAL:
+            return error(403, "forbidden", "metrics are served to this host only; set JIANXUE_HTTP__METRICS_TOKEN "
+                         "to scrape them from elsewhere")
+    else:
+        header = request.headers.get("authorization", "")
+        given = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+            return error(401, "unauthorized", "metrics need Authorization: Bearer <JIANXUE_HTTP__METRICS_TOKEN>",
+                         {"WWW-Authenticate": "Bearer"})
     return PlainTextResponse(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")
 
 

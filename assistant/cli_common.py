@@ -1,10 +1,9 @@
-"""What every `jianxue` command shares: the two consoles, JSON output, the Assistant."""
+"""What every `jianxue` command shares: the two consoles, JSON output, the Assistant, --as-dept."""
 
 from __future__ import annotations
 
 import json
 import sys
-
 from typing import Annotated, Optional
 
 import typer

@@ -1,15 +1,17 @@
-"""The ingest ledger: which documents are indexed, from which source, as which chunks,
+"""The document store: which documents are indexed, from which source, as which chunks,
 and the chunks themselves (text, citation, breadcrumb) for everything that reads them.
 
 Each document moves ``pending`` (new chunk ids recorded *before* the store is touched)
 -> ``committed``; deletions go through ``deleting``. So the store never holds a chunk
-the ledger does not know, and a run killed at any point converges when run again.
+the docstore does not know, and a run killed at any point converges when run again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from sqlalchemy import (
@@ -29,6 +31,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from assistant.models import Chunk, Kind, Line
 
@@ -49,6 +52,7 @@ documents = Table(
     Column("chunk_ids", JSON, nullable=False, default=list),
     Column("pending_ids", JSON),
     Column("cites", JSON),  # source ids a case cites in its 相关规定 (for citation hints)
+    Column("owner", String(128)),  # the department that uploaded it; NULL: the operator's (command line)
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -91,6 +95,9 @@ index_meta = Table(
 
 COMMITTED, PENDING, DELETING = "committed", "pending", "deleting"
 
+_VIEW_KEYS = ("generation", "examples", "embedder")  # what a search or an answer reads more than once
+_VIEW: ContextVar[tuple[DocStore, dict[str, str | None]] | None] = ContextVar("jianxue_read_view", default=None)
+
 
 @dataclass(slots=True)
 class Entry:
@@ -106,6 +113,7 @@ class Entry:
     chunk_ids: list[str]
     pending_ids: list[str] | None = None
     cites: list[str] = field(default_factory=list)
+    owner: str | None = None  # the uploading department; None for the operator's own ingests
 
     def known_ids(self) -> set[str]:
         """Every chunk id this document may have left in the store."""
@@ -114,7 +122,7 @@ class Entry:
 
 @dataclass(slots=True)
 class Planned:
-    """A document about to be (re)written: its ledger row and chunks once it is committed."""
+    """A document about to be (re)written: its docstore row and chunks once it is committed."""
 
     entry: Entry
     chunks: list[Chunk] = field(default_factory=list)
@@ -124,7 +132,7 @@ class Planned:
         return [c.chunk_id for c in self.chunks]
 
 
-class Ledger:
+class DocStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -137,10 +145,22 @@ class Ledger:
                 access=list(r["access"] or ()), encoding=r["encoding"], content_hash=r["content_hash"],
                 state=r["state"], chunk_ids=list(r["chunk_ids"] or ()),
                 pending_ids=list(r["pending_ids"]) if r["pending_ids"] is not None else None,
-                cites=list(r["cites"] or ()),
+                cites=list(r["cites"] or ()), owner=r["owner"],
             )
             for r in rows
         }
+
+    def access_of(self, doc_ids: Iterable[str]) -> dict[str, list[str]]:
+        """The departments each committed document is restricted to ([] for everyone); documents
+        that are not (or no longer) indexed are absent."""
+        doc_ids = sorted(set(doc_ids))
+        found: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(doc_ids), 500):
+                rows = conn.execute(select(documents.c.doc_id, documents.c.access).where(
+                    documents.c.doc_id.in_(doc_ids[start:start + 500]), documents.c.state == COMMITTED))
+                found.update((r.doc_id, list(r.access or ())) for r in rows)
+        return found
 
     def mark_pending(self, planned: Iterable[Planned], existing: dict[str, Entry]) -> None:
         """Record the chunk ids each document is about to get, before the store changes."""
@@ -154,7 +174,7 @@ class Ledger:
                     conn.execute(insert(documents).values(
                         doc_id=e.doc_id, source=e.source, title=e.title, kind=e.kind, line=e.line,
                         access=e.access, encoding=e.encoding, content_hash=None, state=PENDING,
-                        chunk_ids=[], pending_ids=pending, updated_at=now,
+                        chunk_ids=[], pending_ids=pending, owner=e.owner, updated_at=now,
                     ))
                 else:
                     conn.execute(update(documents).where(documents.c.doc_id == e.doc_id).values(
@@ -180,7 +200,7 @@ class Ledger:
                 conn.execute(update(documents).where(documents.c.doc_id == e.doc_id).values(
                     source=e.source, title=e.title, kind=e.kind, line=e.line, access=e.access,
                     encoding=e.encoding, content_hash=e.content_hash, state=COMMITTED,
-                    chunk_ids=p.new_ids, pending_ids=None, cites=e.cites, updated_at=now,
+                    chunk_ids=p.new_ids, pending_ids=None, cites=e.cites, owner=e.owner, updated_at=now,
                 ))
             _bump_generation(conn)
 
@@ -215,14 +235,6 @@ class Ledger:
                 chunks.c.access, chunks.c.tags, chunks.c.authority, chunks.c.version_date, chunks.c.tokens]
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(select(*cols).order_by(chunks.c.chunk_id)).mappings()]
-
-    def chunks_by_source(self, source_ids: Sequence[str]) -> list[Chunk]:
-        if not source_ids:
-            return []
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(chunks).where(chunks.c.source_id.in_(list(source_ids)))
-                                .order_by(chunks.c.doc_id, chunks.c.ordinal)).mappings().all()
-        return [_chunk_from_row(r) for r in rows]
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         """Committed chunks by id (ids of unfinished writes are simply absent)."""
@@ -269,12 +281,49 @@ class Ledger:
         with self.engine.connect() as conn:
             return conn.execute(select(index_meta.c.value).where(index_meta.c.key == key)).scalar()
 
+    @contextmanager
+    def read_view(self) -> Iterator[None]:
+        """One read of the store's state for a whole search or answer: within it, :meth:`meta`
+        gives every part the same generation, and the database is asked once, not at every step.
+        Nested views reuse the outer one."""
+        view = _VIEW.get()
+        if view is not None and view[0] is self:
+            yield
+            return
+        token = _VIEW.set((self, self.get_metas(_VIEW_KEYS)))
+        try:
+            yield
+        finally:
+            _VIEW.reset(token)
+
+    def meta(self, key: str) -> str | None:
+        """A meta value as the current read view saw it (read now outside a view)."""
+        view = _VIEW.get()
+        if view is not None and view[0] is self and key in view[1]:
+            return view[1][key]
+        return self.get_meta(key)
+
     def get_metas(self, keys: Sequence[str]) -> dict[str, str | None]:
         """Several meta values in one query (absent keys map to None). The table holds a few
         rows, and reading them all spares SQLAlchemy an expanding IN on every search."""
         with self.engine.connect() as conn:
             found = dict(conn.execute(select(index_meta.c.key, index_meta.c.value)).all())
         return {k: found.get(k) for k in keys}
+
+    def meta_once(self, key: str, make: Callable[[], str]) -> str:
+        """The value stored under ``key``, stored first from ``make()`` if there is none (several
+        processes asking at once all get the one value that was stored first)."""
+        value = self.get_meta(key)
+        if value is not None:
+            return value
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(index_meta).values(key=key, value=make()))
+        except IntegrityError:  # another process stored it first
+            pass
+        value = self.get_meta(key)
+        assert value is not None
+        return value
 
     def set_meta(self, key: str, value: str) -> None:
         with self.engine.begin() as conn:
