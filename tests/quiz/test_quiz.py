@@ -101,6 +101,12 @@ def test_unknown_case_and_restricted_material(world):
 # -- validation -------------------------------------------------------------------------------
 
 
+def unlike(q):
+    """A crime the question does not offer. Its wrong options are drawn afresh for every quiz, and
+    one of them put in the answer's place would make a duplicate, not an unsupported answer."""
+    return next(c for c in ("抢劫罪", "盗窃罪", "故意杀人罪", "诈骗罪") if c not in q.options)
+
+
 @pytest.fixture(scope="module")
 def sample(world):
     quiz = world.quizzes.make(principal=ADMIN, case="检例第41号")
@@ -113,7 +119,8 @@ def sample(world):
     (lambda q: replace(q, options=[q.options[0]] * 4), "not distinct"),
     (lambda q: replace(q, options=[*q.options[:3], "以上都是"]), "all/none of the above"),
     (lambda q: replace(q, citations=[replace(q.citations[0], quote="这句话资料里没有")]), "quote not found"),
-    (lambda q: replace(q, options=["抢劫罪" if i in q.answer else o for i, o in enumerate(q.options)]), "not supported"),
+    (lambda q: replace(q, options=[unlike(q) if i in q.answer else o for i, o in enumerate(q.options)]),
+     "not supported"),
     (lambda q: replace(q, stem=q.stem + q.options[q.answer[0]]), "gives the answer away"),
     (lambda q: replace(q, answer=[7]), "outside the options"),
     (lambda q: replace(q, citations=[]), "no citation"),
