@@ -71,7 +71,8 @@ def _from_reply(data: dict, source: Source, chunk: Chunk) -> Question | None:
         answer = sorted({int(i) for i in data["answer"]})
         quote = str(data["quote"]).strip()
         return Question(
-            id=question_id(source.doc_id, "llm", str(data["stem"])), type=qtype, stem=str(data["stem"]).strip(),
+            id=question_id(source.doc_id, "llm", str(data["stem"]).strip(), options, answer), type=qtype,
+            stem=str(data["stem"]).strip(),
             options=options, answer=answer, explanation=str(data.get("explanation", "")).strip(),
             citations=[cite(chunk, quote)], difficulty=max(1, min(3, int(data.get("difficulty", 2)))),
             topic=source.title, line=source.line, kind="llm", source_hash=source_hash([chunk]), generator="llm",

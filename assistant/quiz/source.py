@@ -51,7 +51,11 @@ class Pool:
     cases: list[Source] = field(default_factory=list)  # sources a borrowed statement may come from
 
 
-def question_id(*parts: str) -> str:
+def question_id(origin: str, kind: str, stem: str, options: Sequence[str], answer: Sequence[int]) -> str:
+    """A question is stored once under this id and graded by what is stored, so the id covers all
+    a learner sees and is graded on. Wrong options are drawn afresh for every quiz, and one sentence
+    gives a true and a false statement: each draw is a question of its own."""
+    parts = [origin, kind, stem, *options, ",".join(str(i) for i in answer)]
     return "q" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:15]
 
 

@@ -85,9 +85,10 @@ class TemplateGenerator:
         options = [correct, *chosen]
         rng.shuffle(options)
         chunks = [c for c in source.chunks if c.chunk_id in {x.chunk_id for x in cites}]
+        answer = [options.index(correct)]
         return Question(
-            id=question_id(source.doc_id, kind, stem, correct), type=QuestionType.single, stem=stem,
-            options=options, answer=[options.index(correct)], explanation=explanation, citations=cites,
+            id=question_id(source.doc_id, kind, stem, options, answer), type=QuestionType.single, stem=stem,
+            options=options, answer=answer, explanation=explanation, citations=cites,
             difficulty=difficulty, topic=topic, line=source.line, kind=kind, source_hash=source_hash(chunks),
         )
 
@@ -213,8 +214,9 @@ class TemplateGenerator:
             stem = f"判断：{source.case_no}的{chunk.locator}认为，{statement}"
             why = f"{chunk.citation}原文：{sentence}" + ("" if truth else f"（{false.note}）")
             yield Question(
-                id=question_id(source.doc_id, "key_point", sentence), type=QuestionType.true_false, stem=stem,
-                options=list(TRUE_FALSE), answer=[0 if truth else 1], explanation=why,
+                id=question_id(source.doc_id, "key_point", stem, TRUE_FALSE, [0 if truth else 1]),
+                type=QuestionType.true_false, stem=stem, options=list(TRUE_FALSE), answer=[0 if truth else 1],
+                explanation=why,
                 citations=[cite(chunk, sentence)], difficulty=1 if truth or false.method != "word" else 2,
                 topic=source.title, line=source.line, kind="key_point", source_hash=source_hash([chunk]),
             )
@@ -260,9 +262,10 @@ class TemplateGenerator:
             chunks = list({c.chunk_id: c for c, _, _ in keep}.values()) + [c for c, *_ in wrong]
             explanation = "；".join([f"{c.citation}原文：{s.rstrip('；;')}（正确）" for c, s, _ in keep]
                                    + [f"{c.citation}：{s.rstrip('；;')}（{note}）" for c, s, _, note in wrong])
+            stem = f"下列说法中，符合{source.case_no}要旨或指导意义的有（多选）："
             yield Question(
-                id=question_id(source.doc_id, "key_points", *options), type=QuestionType.multi,
-                stem=f"下列说法中，符合{source.case_no}要旨或指导意义的有（多选）：", options=options, answer=answer,
+                id=question_id(source.doc_id, "key_points", stem, options, answer), type=QuestionType.multi,
+                stem=stem, options=options, answer=answer,
                 explanation=explanation,
                 citations=[cite(c, s, n) for n, (c, s) in enumerate([(c, s) for c, s, _ in keep]
                                                                    + [(c, s) for c, s, _, _ in wrong], start=1)],

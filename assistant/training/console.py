@@ -156,7 +156,7 @@ class Console:
         if [question.stem, *question.options] == before:
             return self.quizzes.view(quiz, principal=principal)
         old_id = question.id
-        question.id = question_id_of(old_id, "edited", question.stem, *question.options)
+        question.id = question_id_of(old_id, "edited", question.stem, question.options, question.answer)
         question.status = "draft"  # the shared one may be published; this text is not, until the quiz is
         self.quizzes.store.replace_question(quiz_id, old_id, question)
         return self.quizzes.view(self.quizzes.get(quiz_id, principal=principal), principal=principal)

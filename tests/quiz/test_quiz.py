@@ -173,6 +173,22 @@ def test_llm_questions_are_validated_repaired_or_dropped(world, tmp_path):
 # -- grading, reviews, progress ---------------------------------------------------------------
 
 
+def test_a_quiz_is_graded_on_the_options_it_showed(world):
+    """Each quiz draws its wrong options afresh, and a question is stored once by its id: so the id
+    covers all a learner sees, or a later quiz on the same case is graded on an earlier one's key."""
+    learner = Principal(user="wang", role="learner", departments=("第一检察部",))
+    charges = set()
+    for _ in range(6):
+        quiz = world.quizzes.make(principal=ADMIN, case="检例第41号", n=8)
+        world.quizzes.publish(quiz.id, principal=ADMIN)
+        assert [(q.stem, q.options, q.answer) for q in world.quizzes.get(quiz.id, principal=learner).questions] \
+            == [(q.stem, q.options, q.answer) for q in quiz.questions]
+        for q in quiz.questions:
+            assert world.quizzes.grade(q.id, q.answer, principal=learner, quiz_id=quiz.id).correct, q.stem
+        charges.add(tuple(next(q for q in quiz.questions if q.kind == "charge").options))
+    assert len(charges) > 1  # the draws did differ, so the check above had something to catch
+
+
 def test_grading_records_attempts_and_schedules_reviews(world):
     quiz = world.quizzes.make(principal=ADMIN, case="检例第45号")
     learner = Principal(user="li", role="learner", departments=("第一检察部",))
