@@ -29,6 +29,7 @@ from assistant.config import DingtalkSettings
 from assistant.conversation.messages import Incoming, Progress, Reply
 from assistant.conversation.texts import FAILED
 from assistant.errors import ConfigError
+from bots.common import ChatLanes
 from bots.dingtalk.client import DingtalkClient
 from bots.dingtalk.errors import DeliveryError, DingtalkAPIError
 from bots.dingtalk.inbound import CARD_TOPIC, ROBOT_TOPIC, ReplyTarget, parse_card_callback, parse_robot_message
@@ -69,9 +70,7 @@ class DingtalkStream:
         self.sdk_client = sdk.DingTalkStreamClient(credential, logger=logging.getLogger("jianxue.dingtalk.sdk"))
         self.sdk_client.register_callback_handler(ROBOT_TOPIC, _ack_at_once(sdk, self._on_robot_message))
         self.sdk_client.register_callback_handler(CARD_TOPIC, _ack_at_once(sdk, self._on_card_press))
-        self._slots = asyncio.Semaphore(settings.workers)
-        self._tasks: set[asyncio.Task] = set()
-        self._last_of_chat: dict[tuple[bool, str], asyncio.Task] = {}
+        self._lanes = ChatLanes(settings.workers)
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -105,10 +104,7 @@ class DingtalkStream:
         while runner is not None and not runner.done():
             runner.cancel()
             await asyncio.wait({runner}, timeout=0.1)
-        if self._tasks:
-            _, late = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_S)
-            for task in late:
-                task.cancel()
+        await self._lanes.drain(STOP_GRACE_S)
         await self.client.aclose()
         log.info("DingTalk stream stopped")
 
@@ -140,36 +136,23 @@ class DingtalkStream:
 
     def _spawn(self, incoming: Incoming, target: ReplyTarget) -> None:
         """A task for the delivery, started after the one before it in the same chat has finished."""
-        chat = (target.group, target.chat_id)
-        before = self._last_of_chat.get(chat)
-        task = asyncio.create_task(self._handle(incoming, target, after=before),
-                                   name=f"dingtalk-{incoming.delivery_id}")
-        self._last_of_chat[chat] = task
-        self._tasks.add(task)
-        task.add_done_callback(lambda done: self._forget(chat, done))
+        self._lanes.run((target.group, target.chat_id), lambda: self._handle(incoming, target),
+                        name=f"dingtalk-{incoming.delivery_id}")
 
-    def _forget(self, chat: tuple[bool, str], task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if self._last_of_chat.get(chat) is task:
-            del self._last_of_chat[chat]
-
-    async def _handle(self, incoming: Incoming, target: ReplyTarget, *, after: asyncio.Task | None) -> None:
-        if after is not None:
-            await asyncio.wait({after})
-        async with self._slots:
-            if self.settings.directory_departments and not incoming.platform_departments:
-                try:
-                    departments = await self.client.user_departments(incoming.user_id)
-                    incoming = replace(incoming, platform_departments=departments)
-                except (DingtalkAPIError, ConfigError) as exc:
-                    log.warning("departments of %s unknown: %s", incoming.user_id, exc)
+    async def _handle(self, incoming: Incoming, target: ReplyTarget) -> None:
+        if self.settings.directory_departments and not incoming.platform_departments:
             try:
-                async for event in self.handler(incoming):
-                    if isinstance(event, Reply):  # a model's answer so far cannot be shown: DingTalk edits no message
-                        await self._send(incoming, target, event)
-            except Exception:
-                log.exception("the handler failed on delivery %s", incoming.delivery_id)
-                await self._send(incoming, target, Reply(FAILED))
+                departments = await self.client.user_departments(incoming.user_id)
+                incoming = replace(incoming, platform_departments=departments)
+            except (DingtalkAPIError, ConfigError) as exc:
+                log.warning("departments of %s unknown: %s", incoming.user_id, exc)
+        try:
+            async for event in self.handler(incoming):
+                if isinstance(event, Reply):  # a model's answer so far cannot be shown: DingTalk edits no message
+                    await self._send(incoming, target, event)
+        except Exception:
+            log.exception("the handler failed on delivery %s", incoming.delivery_id)
+            await self._send(incoming, target, Reply(FAILED))
 
     async def _send(self, incoming: Incoming, target: ReplyTarget, reply: Reply) -> None:
         """One reply; a failure to send it is logged (DingTalk's words never reach the member) and

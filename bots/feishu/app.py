@@ -32,6 +32,7 @@ from assistant.config import FeishuSettings, Settings
 from assistant.conversation.extensions import serving_core
 from assistant.errors import ConfigError
 from assistant.service import Assistant, build_assistant
+from bots.common import read_body
 from bots.feishu.bot import Core, FeishuBot, dispatcher
 from bots.feishu.client import FeishuClient
 from bots.feishu.errors import EventRejected, FeishuAPIError
@@ -80,7 +81,9 @@ def webhook_app(feishu: FeishuSettings, core: CoreFactory, *, client: FeishuClie
 
     async def receive(request: Request) -> Response:
         try:
-            body = await _body(request)
+            body = await read_body(request, MAX_BODY_BYTES)
+            if body is None:
+                raise EventRejected("the body is too large", status=413)
             event = open_event(body, request.headers, encrypt_key=key, verification_token=token)
         except EventRejected as exc:
             client_host = request.client.host if request.client else "?"
@@ -117,16 +120,6 @@ def webhook_app(feishu: FeishuSettings, core: CoreFactory, *, client: FeishuClie
             await api.aclose()
 
     return Starlette(routes=[Route(feishu.path, receive, methods=["POST"])], lifespan=lifespan)
-
-
-async def _body(request: Request) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise EventRejected("the body is too large", status=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 # -- long connection -------------------------------------------------------------------------------------

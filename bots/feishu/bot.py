@@ -18,13 +18,14 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 from assistant.config import FeishuSettings
 from assistant.conversation import texts
 from assistant.conversation.core import push_period_s, settle
 from assistant.conversation.messages import Incoming, Progress, Push, QuestionCards, Reply
+from bots.common import ChatLanes
 from bots.feishu.client import FeishuClient
 from bots.feishu.errors import EventRejected, FeishuAPIError
 from bots.feishu.inbound import CHANNEL, ReplyTarget, parse_card_action, parse_message
@@ -60,9 +61,7 @@ class FeishuBot:
         self.settings, self.core, self.client = settings, core, client
         self.bot_open_id: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._slots = asyncio.Semaphore(settings.workers)
-        self._last: dict[str, asyncio.Task] = {}
-        self._running: set[asyncio.Task] = set()
+        self._lanes = ChatLanes(settings.workers)
         self._cards = QuestionCards(CARDS_KEPT)  # a direct chat's question cards, until pressed
 
     async def start(self) -> None:
@@ -75,10 +74,7 @@ class FeishuBot:
 
     async def drain(self, timeout: float = 30) -> None:
         """Let the deliveries in hand finish (shutdown), then cancel what is left."""
-        if self._running:
-            _, pending = await asyncio.wait(set(self._running), timeout=timeout)
-            for task in pending:
-                task.cancel()
+        await self._lanes.drain(timeout)
 
     # -- the dispatcher's handlers (synchronous, on whichever thread delivers) ----------------------
 
@@ -112,7 +108,7 @@ class FeishuBot:
     def _hand_on(self, incoming: Incoming, target: ReplyTarget) -> None:
         if self._loop is None:
             raise RuntimeError("the bot was not started")
-        self._loop.call_soon_threadsafe(self._in_order, target.chat_id, lambda: self._handle(incoming, target))
+        self._loop.call_soon_threadsafe(self._lanes.run, target.chat_id, lambda: self._handle(incoming, target))
 
     # -- the work, on the bot's loop ---------------------------------------------------------------
 
@@ -127,22 +123,7 @@ class FeishuBot:
                 sent = False
             await settle(push, sent)
 
-        self._in_order(push.chat_id, send)
-
-    def _in_order(self, chat_id: str, work: Callable[[], Awaitable[None]]) -> None:
-        previous = self._last.get(chat_id)
-
-        async def after_previous() -> None:
-            if previous is not None:
-                await asyncio.wait({previous})  # however it ended
-            async with self._slots:
-                await work()
-
-        task = asyncio.get_running_loop().create_task(after_previous())
-        self._last[chat_id] = task
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
-        task.add_done_callback(lambda done: self._last.pop(chat_id) if self._last.get(chat_id) is done else None)
+        self._lanes.run(push.chat_id, send)
 
     async def _handle(self, incoming: Incoming, target: ReplyTarget) -> None:
         if self.settings.directory_departments:

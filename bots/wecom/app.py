@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -34,6 +34,7 @@ from assistant.conversation.extensions import serving_core
 from assistant.conversation.messages import Incoming, Progress, Push, Reply
 from assistant.errors import ConfigError
 from assistant.service import Assistant, build_assistant
+from bots.common import ChatLanes, read_body
 from bots.wecom.client import WecomAPIError, WecomClient
 from bots.wecom.crypto import MAX_BODY_BYTES, CallbackCrypto, CallbackRejected
 from bots.wecom.inbound import CHANNEL, parse_delivery, response_code
@@ -59,15 +60,13 @@ class Deliveries:
 
     def __init__(self, core: Core, client: WecomClient, *, workers: int) -> None:
         self.core, self.client = core, client
-        self._slots = asyncio.Semaphore(workers)
-        self._last: dict[str, asyncio.Task] = {}  # each chat's latest work
-        self._running: set[asyncio.Task] = set()
+        self._lanes = ChatLanes(workers)
 
     def hand_on(self, incoming: Incoming, *, card: str = "") -> None:
         """``card``: the ResponseCode of the pressed card, whose buttons are greyed out at once."""
         if card:
-            self._track(asyncio.get_running_loop().create_task(self._close_card(incoming.user_id, card)))
-        self._in_order(incoming.chat_id, lambda: self._handle(incoming))
+            self._lanes.track(asyncio.get_running_loop().create_task(self._close_card(incoming.user_id, card)))
+        self._lanes.run(incoming.chat_id, lambda: self._handle(incoming))
 
     def push(self, push: Push) -> None:
         """A message the core sends on its own (a reminder), after what the chat is already getting."""
@@ -79,32 +78,11 @@ class Deliveries:
                 sent = False
             await settle(push, sent)
 
-        self._in_order(push.chat_id, send)
+        self._lanes.run(push.chat_id, send)
 
     async def drain(self, timeout: float = 30) -> None:
         """Let the deliveries in hand finish (shutdown), then cancel what is left."""
-        if self._running:
-            _, pending = await asyncio.wait(set(self._running), timeout=timeout)
-            for task in pending:
-                task.cancel()
-
-    def _in_order(self, chat_id: str, work: Callable[[], Awaitable[None]]) -> None:
-        previous = self._last.get(chat_id)
-
-        async def after_previous() -> None:
-            if previous is not None:
-                await asyncio.wait({previous})  # however it ended
-            async with self._slots:
-                await work()
-
-        task = asyncio.get_running_loop().create_task(after_previous())
-        self._last[chat_id] = task
-        self._track(task)
-        task.add_done_callback(lambda done: self._last.pop(chat_id) if self._last.get(chat_id) is done else None)
-
-    def _track(self, task: asyncio.Task) -> None:
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        await self._lanes.drain(timeout)
 
     async def _close_card(self, user_id: str, code: str) -> None:
         try:
@@ -169,7 +147,9 @@ def callback_app(wecom: WecomSettings, core: CoreFactory, *, client: WecomClient
     async def receive(request: Request) -> Response:
         q = request.query_params
         try:
-            body = await _body(request)
+            body = await read_body(request, MAX_BODY_BYTES)
+            if body is None:
+                raise CallbackRejected("the body is too large", status=413)
             xml = crypto.decrypt(body, msg_signature=q.get("msg_signature", ""), timestamp=q.get("timestamp", ""),
                                  nonce=q.get("nonce", ""))
             incoming = parse_delivery(xml, agent_id=wecom.agent_id)
@@ -235,16 +215,6 @@ async def _push(core: Core, deliveries: Deliveries, *, nudge_hours: float, check
             pushes = []
         for push in pushes:
             deliveries.push(push)
-
-
-async def _body(request: Request) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise CallbackRejected("the body is too large", status=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _refuse(request: Request, exc: CallbackRejected) -> Response:

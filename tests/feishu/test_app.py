@@ -12,6 +12,7 @@ import pytest
 
 from assistant.conversation.messages import Button, Choice, Push, Reply
 from assistant.conversation.texts import FAILED
+from bots.feishu.webhook import MAX_BODY_BYTES
 from tests.feishu.conftest import GROUP, LI, ZHANG
 
 pytestmark = pytest.mark.slow  # servers on 127.0.0.1
@@ -44,7 +45,7 @@ def test_the_url_verification_answers_the_challenge_and_a_wrong_token_is_refused
     assert forged.status_code == 403 and "challenge" not in forged.text
 
 
-@pytest.mark.parametrize("forgery", ["signature", "token", "key", "plain", "junk"])
+@pytest.mark.parametrize("forgery", ["signature", "token", "key", "plain", "junk", "oversized"])
 def test_forged_or_malformed_requests_get_a_4xx_and_reach_nobody(fake, serve, forgery):
     app = serve(echo)
     event = fake.message(ZHANG, "/help")
@@ -57,8 +58,9 @@ def test_forged_or_malformed_requests_get_a_4xx_and_reach_nobody(fake, serve, fo
     else:
         import httpx
 
-        body = b'{"schema": "2.0"}' if forgery == "plain" else b"\x00junk"
+        body = {"plain": b'{"schema": "2.0"}', "junk": b"\x00junk", "oversized": b" " * (MAX_BODY_BYTES + 1)}[forgery]
         answer = httpx.post(app.url, content=body)
+        assert answer.status_code == 413 or forgery != "oversized"
     assert 400 <= answer.status_code < 500, answer.text
     time.sleep(0.3)
     assert app.core.seen == [] and fake.sent == []

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from assistant.conversation.messages import Button, Choice, Incoming, Push, Reply, parse_answer_action
+from bots.wecom.crypto import MAX_BODY_BYTES
 from bots.wecom.render import text_messages
 from tests.wecom.conftest import LI, ZHANG, FunctionCore
 
@@ -73,7 +74,7 @@ def test_the_callback_is_answered_within_a_second_while_the_reply_is_still_being
     assert fake.wait_for("message/send")[0]["text"]["content"] == "写好了。"
 
 
-@pytest.mark.parametrize("case", ["signature", "stale", "corp", "malformed", "agent"])
+@pytest.mark.parametrize("case", ["signature", "stale", "corp", "malformed", "agent", "oversized"])
 def test_forged_stale_misaddressed_or_malformed_deliveries_get_a_4xx_and_reach_nobody(fake, serve, case):
     handler = Echo()
     app = serve(handler)
@@ -86,6 +87,9 @@ def test_forged_stale_misaddressed_or_malformed_deliveries_get_a_4xx_and_reach_n
         answer = fake.deliver(app.url, xml, receive_id="wwanotherorganisation")
     elif case == "malformed":
         answer = fake.sender.post_raw(app.url, b"<xml><Encrypt>", fake.sender.query("x"))
+    elif case == "oversized":
+        answer = fake.sender.post_raw(app.url, b"<xml>" + b" " * MAX_BODY_BYTES, fake.sender.query("x"))
+        assert answer.status_code == 413
     else:
         answer = fake.deliver(app.url, xml.replace(f"<AgentID>{fake.agent_id}</AgentID>", "<AgentID>42</AgentID>"))
     assert 400 <= answer.status_code < 500
