@@ -17,6 +17,7 @@ from assistant.db import now
 from tests.dingtalk.conftest import ALICE, BOB, CAROL, CHANNEL, TEMPLATE, ask
 from tests.dingtalk.test_bot import BATCH, answer_of, link_action
 from tests.fakes.dingtalk_wire import api_error
+from tests.training.conftest import assigned_quiz
 
 pytestmark = pytest.mark.slow
 CRIM = "刑事检察部"
@@ -38,12 +39,7 @@ def assigned(robot, fake):
     """A quiz made and published by the trainer BOB and assigned to 刑事检察部, due in 3 hours (inside the
     reminder window): (the quiz, the assignment, the trainer, the fake's mark before it)."""
     assistant, trainer = robot.assistant, robot.principal(BOB)
-    quiz = assistant.quizzes.make(principal=trainer, topic="正当防卫", n=3, use_model=False)
-    assistant.quizzes.publish(quiz.id, principal=trainer)
-    since = fake.mark()
-    due = (now().replace(microsecond=0) + timedelta(hours=3)).isoformat()
-    made = assistant.training.assignments.assign(principal=trainer, quiz_id=quiz.id, departments=[CRIM], due=due,
-                                                 hours=0.5)
+    quiz, made, since = assigned_quiz(assistant, trainer, [CRIM], mark=fake.mark)
     return quiz, made, trainer, since
 
 

@@ -16,6 +16,7 @@ from assistant.service import build_assistant
 from tests.feishu.conftest import CHANNEL, LI, ZHANG, ZHAO, admit, bot_settings, start_bot, store_for
 from tests.feishu.test_app import text_of
 from tests.feishu.test_bot import buttons, eventually, exchange, is_card, said
+from tests.training.conftest import assigned_quiz
 
 pytestmark = pytest.mark.slow
 CRIM = "刑事检察部"
@@ -43,12 +44,7 @@ def body_of(message: dict) -> str:
 def test_an_assignment_is_delivered_reminded_done_and_counted(trained_bot, fake):
     assistant = build_assistant(trained_bot.settings, embedder=HashEmbedder(64))
     trainer = trained_bot.store.member(CHANNEL, ZHAO).principal
-    quiz = assistant.quizzes.make(principal=trainer, topic="正当防卫", n=3, use_model=False)
-    assistant.quizzes.publish(quiz.id, principal=trainer)
-    since = fake.mark()
-    due = (now().replace(microsecond=0) + timedelta(hours=3)).isoformat()
-    made = assistant.training.assignments.assign(principal=trainer, quiz_id=quiz.id, departments=[CRIM], due=due,
-                                                 hours=0.5)
+    quiz, made, since = assigned_quiz(assistant, trainer, [CRIM], mark=fake.mark)
 
     news, reminder = fake.wait_outbox(ZHANG, since=since, count=2)
     assert is_card(news) and body_of(news).startswith("新的训练任务")

@@ -4,15 +4,13 @@ counted in 学时; /mistakes, its redo button and /daily in the same chat."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
-from assistant.db import now
 from assistant.index.embedders import HashEmbedder
 from assistant.service import build_assistant
 from tests.telegram.conftest import ALICE, BOB, CountingAssistant, RunningBot, TelegramState, settings_for
 from tests.telegram.test_bot import as_message, eventually, reply_to
+from tests.training.conftest import assigned_quiz
 
 pytestmark = pytest.mark.slow
 CRIM = "刑事检察部"
@@ -34,12 +32,7 @@ def trained_bot(fake, data_dir, monkeypatch):
 def test_an_assignment_is_delivered_reminded_done_and_counted(trained_bot, fake):
     assistant = build_assistant(trained_bot.settings, embedder=HashEmbedder(64))
     trainer = trained_bot.state.member(BOB).principal
-    quiz = assistant.quizzes.make(principal=trainer, topic="正当防卫", n=3, use_model=False)
-    assistant.quizzes.publish(quiz.id, principal=trainer)
-    since = fake.mark()
-    due = (now().replace(microsecond=0) + timedelta(hours=3)).isoformat()
-    made = assistant.training.assignments.assign(principal=trainer, quiz_id=quiz.id, departments=[CRIM], due=due,
-                                                 hours=0.5)
+    quiz, made, since = assigned_quiz(assistant, trainer, [CRIM], mark=fake.mark)
 
     news = fake.wait_for("sendMessage", lambda p: p["text"].startswith("新的训练任务"), since=since)[0]
     assert int(news["chat_id"]) == ALICE and quiz.title in news["text"] and "0.5 学时" in news["text"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from assistant.config import load_settings
+from assistant.db import now
 from assistant.index.embedders import HashEmbedder
 from assistant.models import Principal, Quiz
 from assistant.service import build_assistant
@@ -21,6 +23,19 @@ CIVIL_TRAINER = Principal(user="tom", role="trainer", departments=(CIVIL,))
 ALICE = Principal(user="alice", role="learner", departments=(CRIM,))
 BOB = Principal(user="bob", role="learner", departments=(CRIM,))
 CAROL = Principal(user="carol", role="learner", departments=(CIVIL,))
+
+
+def assigned_quiz(assistant, trainer: Principal, departments: list[str], *, mark):
+    """A quiz on 正当防卫 made and published by ``trainer`` and assigned to ``departments`` for 0.5 学时,
+    due in 3 hours (inside the reminder window): (the quiz, the assignment, ``mark()`` taken just
+    before it was assigned, for a fake messenger's messages since)."""
+    quiz = assistant.quizzes.make(principal=trainer, topic="正当防卫", n=3, use_model=False)
+    assistant.quizzes.publish(quiz.id, principal=trainer)
+    since = mark()
+    due = (now().replace(microsecond=0) + timedelta(hours=3)).isoformat()
+    made = assistant.training.assignments.assign(principal=trainer, quiz_id=quiz.id, departments=departments, due=due,
+                                                 hours=0.5)
+    return quiz, made, since
 
 
 @dataclass

@@ -11,6 +11,7 @@ import pytest
 from assistant.db import now
 from assistant.index.embedders import HashEmbedder
 from assistant.service import build_assistant
+from tests.training.conftest import assigned_quiz
 from tests.wecom.conftest import LI, ZHANG, ZHAO, bot_settings, start_bot, store_for
 from tests.wecom.test_bot import eventually, exchange, is_card, said, visible
 
@@ -48,12 +49,7 @@ def answer_with(fake, bot, user: str, card: dict, letter: str) -> None:
 def test_an_assignment_is_delivered_reminded_done_and_counted(trained_bot, fake):
     assistant = build_assistant(trained_bot.settings, embedder=HashEmbedder(64))
     trainer = trained_bot.store.member("wecom", ZHAO).principal
-    quiz = assistant.quizzes.make(principal=trainer, topic="正当防卫", n=3, use_model=False)
-    assistant.quizzes.publish(quiz.id, principal=trainer)
-    since = fake.mark()
-    due = (now().replace(microsecond=0) + timedelta(hours=3)).isoformat()
-    made = assistant.training.assignments.assign(principal=trainer, quiz_id=quiz.id, departments=[CRIM], due=due,
-                                                 hours=0.5)
+    quiz, made, since = assigned_quiz(assistant, trainer, [CRIM], mark=fake.mark)
 
     news = fake.wait_for("message/send", lambda m: text_of(m).startswith("新的训练任务"), since=since)[0]
     assert news["touser"] == ZHANG and is_card(news)
