@@ -1,11 +1,16 @@
-"""What the messenger adapters share: each chat's work in the order it came, and a request body
-read no further than its limit."""
+"""What the messenger adapters share: each chat's work in the order it came, a platform API call
+tried again while it fails for a passing reason, and a request body read no further than its
+limit."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 from collections.abc import Awaitable, Callable, Hashable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
+
+import httpx
 
 if TYPE_CHECKING:  # the DingTalk robot runs without Starlette
     from starlette.requests import Request
@@ -46,6 +51,29 @@ class ChatLanes:
             _, pending = await asyncio.wait(set(self._running), timeout=timeout)
             for task in pending:
                 task.cancel()
+
+
+T = TypeVar("T")
+
+
+class Transient(Exception):
+    """A failure worth another try: a 5xx, a rate limit, a busy platform."""
+
+
+async def retrying(request: Callable[[], Awaitable[T]], *, what: str, retries: int, base_s: float,
+                   failed: Callable[[str], Exception], log: logging.Logger) -> T:
+    """``request()``, tried again after a doubling, jittered pause while it fails on the network or
+    with :class:`Transient`; after ``retries`` more tries ``failed(message)`` is raised."""
+    for attempt in range(retries + 1):
+        try:
+            return await request()
+        except (httpx.TransportError, Transient) as exc:
+            if attempt == retries:
+                raise failed(f"{what}: still failing after {retries + 1} tries: {exc!r}") from None
+            delay = base_s * 2 ** attempt * random.uniform(0.75, 1.25)
+            log.warning("%s failed (%r); trying again in %.2f s", what, exc, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 async def read_body(request: Request, limit: int) -> bytes | None:

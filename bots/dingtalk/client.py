@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -30,6 +29,7 @@ import httpx
 from assistant.config import DingtalkSettings
 from assistant.conversation.messages import Push, QuestionCards, Reply
 from assistant.errors import ConfigError
+from bots.common import Transient, retrying
 from bots.dingtalk.errors import DingtalkAPIError
 from bots.dingtalk.inbound import OUT_TRACK_PREFIX, ReplyTarget
 from bots.dingtalk.render import (
@@ -52,10 +52,6 @@ TOKEN_ERRCODES = {40014, 42001}  # oapi: invalid / expired access_token
 TRANSIENT_ERRCODES = {-1, 90002, 90018}  # system busy, call-rate limits of the oapi
 WEBHOOK_GONE = 300001  # a sessionWebhook DingTalk no longer knows ("session 不存在")
 REFRESH_BEFORE_S = 300  # renew a token this long before DingTalk says it expires
-
-
-class _Transient(Exception):
-    """A failure worth another try (5xx, rate limit, busy, network)."""
 
 
 class _TokenRejected(Exception):
@@ -150,19 +146,14 @@ class DingtalkClient:
     async def _call(self, method: str, url: str, *, json: dict | None = None, params: dict | None = None,
                     headers: dict | None = None, oapi: bool = False, retries: int | None = None) -> dict:
         """One request, retried with backoff while it fails for a passing reason."""
-        retries = self.settings.max_retries if retries is None else retries
         path = httpx.URL(url).path
-        for attempt in range(retries + 1):
-            try:
-                response = await self._http.request(method, url, json=json, params=params, headers=headers)
-                return _answer(response, path, oapi=oapi)
-            except (httpx.TransportError, _Transient) as exc:
-                if attempt == retries:
-                    raise DingtalkAPIError(f"{path}: still failing after {retries + 1} tries: {exc!r}") from None
-                delay = self.settings.retry_base_s * 2 ** attempt * random.uniform(0.75, 1.25)
-                log.warning("%s failed (%r); trying again in %.2f s", path, exc, delay)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+
+        async def request() -> dict:
+            response = await self._http.request(method, url, json=json, params=params, headers=headers)
+            return _answer(response, path, oapi=oapi)
+
+        return await retrying(request, what=path, retries=self.settings.max_retries if retries is None else retries,
+                              base_s=self.settings.retry_base_s, failed=DingtalkAPIError, log=log)
 
     # -- sending -----------------------------------------------------------------------------------
 
@@ -277,7 +268,7 @@ class DingtalkClient:
 def _answer(response: httpx.Response, path: str, *, oapi: bool) -> dict:
     """The JSON answer of a call, or the right exception for its failure."""
     if response.status_code >= 500 or response.status_code == 429:
-        raise _Transient(f"HTTP {response.status_code}")
+        raise Transient(f"HTTP {response.status_code}")
     try:
         data = response.json() if response.content else {}
     except ValueError:
@@ -290,7 +281,7 @@ def _answer(response: httpx.Response, path: str, *, oapi: bool) -> dict:
         if code in TOKEN_CODES:
             raise _TokenRejected()
         if response.status_code == 403 and isinstance(code, str) and ("QpsLimit" in code or "Throttling" in code):
-            raise _Transient(code)
+            raise Transient(code)
         raise DingtalkAPIError(f"{path}: HTTP {response.status_code} {code}: {data.get('message')}",
                                status=response.status_code, errcode=code)
     errcode = data.get("errcode", 0)
@@ -298,7 +289,7 @@ def _answer(response: httpx.Response, path: str, *, oapi: bool) -> dict:
         if errcode in TOKEN_ERRCODES:
             raise _TokenRejected()
         if errcode in TRANSIENT_ERRCODES:
-            raise _Transient(f"errcode {errcode}")
+            raise Transient(f"errcode {errcode}")
         raise DingtalkAPIError(f"{path}: errcode {errcode}: {data.get('errmsg')}", status=response.status_code,
                                errcode=errcode)
     return data

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 import httpx
 
 from assistant.config import FeishuSettings
+from bots.common import Transient, retrying
 from bots.feishu.errors import FeishuAPIError
 
 log = logging.getLogger("jianxue.feishu")
@@ -34,10 +34,6 @@ TOKEN_CODES = {99991661, 99991663, 99991664, 99991665, 99991666, 99991668}  # mi
 RATE_LIMIT_CODES = {99991402, 11020, 11021, 230020}  # too many requests (230020: to one chat)
 APP_REFUSED_CODES = {10003, 10014}  # tenant_access_token: invalid app_id / app_secret
 REFRESH_BEFORE_S = 300  # renew the token this long before Feishu says it expires
-
-
-class _Transient(Exception):
-    """A failure worth another try."""
 
 
 class _TokenRejected(Exception):
@@ -111,19 +107,13 @@ class FeishuClient:
                     token: str | None = None) -> dict:
         """One request, retried with backoff while it fails for a passing reason."""
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        retries = self.settings.max_retries
-        for attempt in range(retries + 1):
-            try:
-                response = await self._http.request(method, self.base + path, json=json, params=params,
-                                                    headers=headers)
-                return _answer(response, path, token=token is not None)
-            except (httpx.TransportError, _Transient) as exc:
-                if attempt == retries:
-                    raise FeishuAPIError(f"{path}: still failing after {retries + 1} tries: {exc!r}") from None
-                delay = self.settings.retry_base_s * 2 ** attempt * random.uniform(0.75, 1.25)
-                log.warning("%s failed (%r); trying again in %.2f s", path, exc, delay)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+
+        async def request() -> dict:
+            response = await self._http.request(method, self.base + path, json=json, params=params, headers=headers)
+            return _answer(response, path, token=token is not None)
+
+        return await retrying(request, what=path, retries=self.settings.max_retries, base_s=self.settings.retry_base_s,
+                              failed=FeishuAPIError, log=log)
 
     # -- messages --------------------------------------------------------------------------------------
 
@@ -174,7 +164,7 @@ class FeishuClient:
 def _answer(response: httpx.Response, path: str, *, token: bool) -> dict:
     """The JSON answer of a call whose ``code`` is 0; raises what the failure is."""
     if response.status_code == 429 or response.status_code >= 500:
-        raise _Transient(f"HTTP {response.status_code}")
+        raise Transient(f"HTTP {response.status_code}")
     try:
         data = response.json()
     except ValueError:
@@ -189,7 +179,7 @@ def _answer(response: httpx.Response, path: str, *, token: bool) -> dict:
     if token and code in TOKEN_CODES:
         raise _TokenRejected()
     if code in RATE_LIMIT_CODES:
-        raise _Transient(f"code {code}")
+        raise Transient(f"code {code}")
     if code in APP_REFUSED_CODES:
         raise FeishuAPIError(f"{path}: Feishu refused the App ID / App Secret (code {code})", status=401,
                              feishu_code=code)
